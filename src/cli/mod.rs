@@ -1,0 +1,24 @@
+//! Command implementations for the `madoguchi` binary (anyhow lives here and in main).
+
+pub mod chat;
+pub mod classify;
+pub mod eval;
+pub mod intents;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use madoguchi::{content::Content, core::dialogue::Bot, engine};
+
+/// Loads content from `dir` (or the copy compiled in) and builds the bot.
+pub fn load_bot(dir: Option<&PathBuf>) -> anyhow::Result<Bot> {
+    let content = load_content(dir)?;
+    engine::build(&content).with_context(|| format!("loading content from {}", content.origin))
+}
+
+pub fn load_content(dir: Option<&PathBuf>) -> anyhow::Result<Content> {
+    match dir {
+        Some(d) => Content::from_dir(d).with_context(|| format!("reading content directory {}", d.display())),
+        None => Ok(Content::embedded()),
+    }
+}

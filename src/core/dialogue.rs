@@ -1,0 +1,380 @@
+//! One dialogue turn: message + conversation state + the time → [`Reply`] + new state.
+//! [`Bot`] holds everything the core needs (analyzer, classifier, intents, urgency
+//! cues, payment rules) and is built once by `crate::engine`.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::analysis::{Analysis, Analyzer};
+use super::classifier::{Classifier, Prediction};
+use super::hours::{self, HOTLINE, OFFICIAL_URL};
+use super::intents::IntentDef;
+use super::label::Label;
+use super::text::has_japanese;
+use super::turn::{Choice, ConversationState, EscalationReason, Reply, ReplyKind};
+use super::urgency::{Urgency, UrgencyRules};
+
+/// Below this top probability the bot asks which topic was meant.
+pub const CLARIFY_BELOW: f32 = 0.40;
+/// Below this feature coverage nothing in the training data is close: out of scope.
+pub const MIN_COVERAGE: f32 = 0.12;
+/// Low-confidence turns in a row before a person is offered.
+pub const OFFER_HUMAN_AFTER: u8 = 2;
+
+/// The classification contract's answer for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub intent: Label,
+    pub confidence: f32,
+    pub urgent: bool,
+    pub prediction: Prediction,
+    pub urgency: Urgency,
+}
+
+/// Everything the core needs to answer. Immutable once built; share it behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Bot {
+    pub analyzer: Analyzer,
+    pub classifier: Classifier,
+    pub intents: Vec<IntentDef>,
+    pub urgency: UrgencyRules,
+}
+
+const YES: &[&str] = &["はい", "うん", "お願いします", "おねがいします", "お願い", "yes", "y", "ok", "おk", "ぜひ", "是非", "つないで", "繋いで", "そうして"];
+
+impl Bot {
+    pub fn intent(&self, label: Label) -> &IntentDef {
+        self.intents.iter().find(|i| i.label == label).expect("check_set guarantees every label")
+    }
+
+    /// Intent, confidence and urgency for one message (the `classify` contract).
+    pub fn classify(&self, raw: &str) -> Classification {
+        let a = self.analyzer.analyze(raw);
+        self.classify_analysis(&a)
+    }
+
+    pub fn classify_analysis(&self, a: &Analysis) -> Classification {
+        let urgency = self.urgency.assess(a);
+        if a.text.is_empty() || a.tokens.is_empty() {
+            let prediction = Prediction { ranked: Label::ALL.iter().map(|l| (*l, if *l == Label::OutOfScope { 1.0 } else { 0.0 })).collect(), coverage: 0.0 };
+            return Classification { intent: Label::OutOfScope, confidence: 1.0, urgent: false, prediction, urgency };
+        }
+        let prediction = self.classifier.predict(a);
+        let mut intent = prediction.top();
+        let mut confidence = prediction.confidence();
+        if prediction.coverage < MIN_COVERAGE {
+            intent = Label::OutOfScope;
+            confidence = 1.0 - prediction.coverage / MIN_COVERAGE * 0.5;
+        } else if urgency.urgent && !matches!(intent, Label::Incident | Label::Human | Label::Hotline) {
+            // something is happening now: whatever else was asked, it is an incident
+            let p = prediction.prob(Label::Incident);
+            if p > 0.05 || intent == Label::OutOfScope {
+                intent = Label::Incident;
+                confidence = p.max(0.5);
+            }
+        }
+        Classification { intent, confidence, urgent: urgency.urgent, prediction, urgency }
+    }
+
+    /// Answers one message, updating the conversation state.
+    pub fn respond(&self, raw: &str, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
+        if raw.trim().is_empty() {
+            return self.bad_input("メッセージが空でした。ご質問を日本語で入力してください（例:「支援金はいくらですか」「窓口の電話番号は？」）。");
+        }
+        let a = self.analyzer.analyze(raw);
+        let truncated = a.text.was_truncated();
+        if !a.text.as_str().chars().any(|c| c.is_alphanumeric()) {
+            return self.bad_input("絵文字や記号だけでは内容が分かりませんでした。ご質問を言葉で入力してください（例:「ウイルスに感染したかも」「支援金の対象は？」）。");
+        }
+        let c = self.classify_analysis(&a);
+        let mut reply = self.reply_for(&a, &c, state, now);
+        if truncated {
+            reply.text = format!(
+                "※メッセージが長すぎるため、最初の{}文字だけを読みました。\n\n{}",
+                super::text::MAX_CHARS,
+                reply.text
+            );
+        }
+        reply
+    }
+
+    fn reply_for(&self, a: &Analysis, c: &Classification, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
+        let text = a.text.as_str();
+        // 1. urgent: hotline first, whatever else is going on
+        if c.urgent {
+            state.offered_human = false;
+            state.low_confidence_streak = 0;
+            state.last_intent = Some(Label::Incident);
+            return self.urgent_reply(a, c, now);
+        }
+        // 2. a person was offered last turn and the member says yes
+        if state.offered_human {
+            state.offered_human = false;
+            if is_yes(text) {
+                state.low_confidence_streak = 0;
+                return Reply {
+                    text: format!(
+                        "承知しました。事務局の担当者に引き継ぎました。担当者からこの会話でご連絡します。\nお急ぎのセキュリティトラブルは、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00、無料）へお電話ください。"
+                    ),
+                    intent: Label::Human,
+                    confidence: 1.0,
+                    urgent: false,
+                    kind: ReplyKind::Answer,
+                    choices: Vec::new(),
+                    escalate: Some(EscalationReason::LowConfidence),
+                    sources: vec![OFFICIAL_URL.to_string()],
+                };
+            }
+        }
+        // 3. English or other non-Japanese text the model cannot place
+        if !has_japanese(text) && c.prediction.coverage < 0.35 && !matches!(c.intent, Label::Greeting | Label::Thanks) {
+            state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
+            let mut r = self.fallback(c, "madoguchi は日本語のご質問にお答えしています（This assistant answers questions in Japanese about the JMA cybersecurity support programme. For security trouble call 0120-179-066, daily 9:00-21:00 JST.）");
+            self.maybe_offer_human(&mut r, state);
+            return r;
+        }
+        match c.intent {
+            Label::Human => {
+                state.low_confidence_streak = 0;
+                state.last_intent = Some(Label::Human);
+                let def = self.intent(Label::Human);
+                Reply {
+                    text: with_source(def.answer_for(text), &def.source_url),
+                    intent: Label::Human,
+                    confidence: c.confidence,
+                    urgent: false,
+                    kind: ReplyKind::Answer,
+                    choices: Vec::new(),
+                    escalate: Some(EscalationReason::HumanRequest),
+                    sources: vec![def.source_url.clone()],
+                }
+            }
+            Label::OutOfScope => {
+                state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
+                let mut r = self.fallback(c, "");
+                self.maybe_offer_human(&mut r, state);
+                r
+            }
+            _ if c.confidence < CLARIFY_BELOW => {
+                state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
+                let mut r = self.clarify(c);
+                self.maybe_offer_human(&mut r, state);
+                r
+            }
+            label => {
+                state.low_confidence_streak = 0;
+                state.last_intent = Some(label);
+                let mut r = self.answer(label, c, text);
+                self.offer_other_questions(a, label, &mut r);
+                r
+            }
+        }
+    }
+
+    /// The intent's answer, with its source, plus related topics as choices.
+    pub fn answer(&self, label: Label, c: &Classification, text: &str) -> Reply {
+        let def = self.intent(label);
+        let choices = def
+            .related
+            .iter()
+            .filter(|l| l.is_programme_topic())
+            .take(3)
+            .map(|l| {
+                let d = self.intent(*l);
+                Choice { label: d.title.clone(), value: d.question.clone() }
+            })
+            .collect();
+        Reply {
+            text: with_source(def.answer_for(text), &def.source_url),
+            intent: label,
+            confidence: c.confidence,
+            urgent: false,
+            kind: ReplyKind::Answer,
+            choices,
+            escalate: None,
+            sources: vec![def.source_url.clone()],
+        }
+    }
+
+    fn urgent_reply(&self, a: &Analysis, c: &Classification, now: DateTime<FixedOffset>) -> Reply {
+        let open = matches!(hours::hotline_status(now), hours::HotlineStatus::Open);
+        let mut text = format!(
+            "【至急】日本医師会サイバーセキュリティ対応相談窓口（緊急相談窓口）{HOTLINE} へお電話ください（無料・年中無休 9:00〜21:00）。\n{}",
+            hours::status_sentence(now)
+        );
+        if !open {
+            text.push_str(
+                "\n\n窓口が開くまでの一般的な初動（一般的な助言です。状況により異なるため、判断は窓口・専門家にご相談ください）:\n\
+                 ・感染が疑われる端末のLANケーブルを抜く、Wi-Fiを切るなどしてネットワークから切り離す\n\
+                 ・電源は切らず、画面（脅迫文など）を写真に撮り、ログや不審なメールを消さずに残す\n\
+                 ・いつ・何が起きたか・誰が何をしたかを時系列でメモする",
+            );
+        }
+        text.push_str("\n\nお電話の際は、A①会員名・医療機関名・所在地・医籍番号（6桁）または日本医師会の会員番号（10桁）が分かるものをご用意ください。ご相談は電話のみです。");
+        text.push_str("\n\n事務局の担当者にもこの内容を引き継ぎました。");
+        let def = self.intent(Label::Incident);
+        let _ = a;
+        text.push_str("\n\n");
+        text.push_str(&with_source(&def.answer, &def.source_url));
+        let intent = if c.intent == Label::OutOfScope { Label::Incident } else { c.intent };
+        Reply {
+            text,
+            intent,
+            confidence: c.confidence,
+            urgent: true,
+            kind: ReplyKind::Answer,
+            choices: vec![Choice { label: "支援金の対象か確認する".into(), value: "支援金の対象になるか確認したい".into() }],
+            escalate: Some(EscalationReason::Urgent),
+            sources: vec![OFFICIAL_URL.to_string()],
+        }
+    }
+
+    fn clarify(&self, c: &Classification) -> Reply {
+        let choices: Vec<Choice> = c
+            .prediction
+            .ranked
+            .iter()
+            .filter(|(l, _)| l.is_programme_topic())
+            .take(3)
+            .map(|(l, _)| {
+                let d = self.intent(*l);
+                Choice { label: d.title.clone(), value: d.question.clone() }
+            })
+            .collect();
+        let mut text = String::from("ご質問の内容を確かめさせてください。次のどれに近いでしょうか？");
+        for (i, ch) in choices.iter().enumerate() {
+            text.push_str(&format!("\n{}. {}", i + 1, ch.label));
+        }
+        text.push_str(&format!("\n\nどれにも当てはまらない場合は、言い換えてお送りいただくか、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00）へお電話ください。"));
+        Reply {
+            text,
+            intent: c.intent,
+            confidence: c.confidence,
+            urgent: false,
+            kind: ReplyKind::Clarify,
+            choices,
+            escalate: None,
+            sources: vec![OFFICIAL_URL.to_string()],
+        }
+    }
+
+    fn fallback(&self, c: &Classification, prefix: &str) -> Reply {
+        let def = self.intent(Label::OutOfScope);
+        let mut text = String::new();
+        if !prefix.is_empty() {
+            text.push_str(prefix);
+            text.push_str("\n\n");
+        }
+        text.push_str(&with_source(&def.answer, &def.source_url));
+        let choices = [Label::Overview, Label::Hotline, Label::Coverage]
+            .iter()
+            .map(|l| {
+                let d = self.intent(*l);
+                Choice { label: d.title.clone(), value: d.question.clone() }
+            })
+            .collect();
+        Reply {
+            text,
+            intent: Label::OutOfScope,
+            confidence: c.confidence,
+            urgent: false,
+            kind: ReplyKind::Fallback,
+            choices,
+            escalate: None,
+            sources: vec![def.source_url.clone()],
+        }
+    }
+
+    fn bad_input(&self, msg: &str) -> Reply {
+        Reply {
+            text: format!("{msg}\nセキュリティのトラブルでお急ぎの場合は、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00）へお電話ください。"),
+            intent: Label::OutOfScope,
+            confidence: 1.0,
+            urgent: false,
+            kind: ReplyKind::BadInput,
+            choices: Vec::new(),
+            escalate: None,
+            sources: Vec::new(),
+        }
+    }
+
+    fn maybe_offer_human(&self, r: &mut Reply, state: &mut ConversationState) {
+        if state.low_confidence_streak >= OFFER_HUMAN_AFTER {
+            r.text.push_str("\n\nうまくお答えできず申し訳ありません。事務局の担当者におつなぎしましょうか？");
+            r.choices = vec![
+                Choice { label: "はい、担当者と話したい".into(), value: "はい".into() },
+                Choice { label: "いいえ".into(), value: "いいえ".into() },
+            ];
+            state.offered_human = true;
+        }
+    }
+
+    /// Several questions in one message: answer the main one, offer the others.
+    fn offer_other_questions(&self, a: &Analysis, main: Label, r: &mut Reply) {
+        let segments = split_questions(a.text.as_str());
+        if segments.len() < 2 {
+            return;
+        }
+        let mut others: Vec<Label> = Vec::new();
+        for seg in segments {
+            let sa = self.analyzer.analyze(seg);
+            if sa.tokens.is_empty() {
+                continue;
+            }
+            let p = self.classifier.predict(&sa);
+            let l = p.top();
+            if l != main && l.is_programme_topic() && p.confidence() >= 0.5 && p.coverage >= MIN_COVERAGE && !others.contains(&l) {
+                others.push(l);
+            }
+        }
+        if others.is_empty() {
+            return;
+        }
+        r.text.push_str("\n\nほかのご質問もあるようです。続けてお答えできます:");
+        let mut extra = Vec::new();
+        for l in others {
+            let d = self.intent(l);
+            r.text.push_str(&format!("\n・{}", d.title));
+            extra.push(Choice { label: d.title.clone(), value: d.question.clone() });
+        }
+        extra.extend(r.choices.drain(..));
+        extra.dedup_by(|x, y| x.value == y.value);
+        extra.truncate(4);
+        r.choices = extra;
+    }
+}
+
+/// Splits a message into its questions: sentence ends, question marks, line breaks
+/// and "それと / あと / また" joints.
+pub fn split_questions(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes_len = text.len();
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, ch)) = iter.next() {
+        let end_here = matches!(ch, '。' | '?' | '!' | '？' | '！' | '\n');
+        if end_here {
+            let seg = text[start..i].trim();
+            if seg.chars().count() >= 3 {
+                out.push(seg);
+            }
+            start = i + ch.len_utf8();
+        }
+    }
+    if start < bytes_len {
+        let seg = text[start..].trim();
+        if seg.chars().count() >= 3 {
+            out.push(seg);
+        }
+    }
+    out
+}
+
+fn is_yes(text: &str) -> bool {
+    let t: String = text.chars().filter(|c| !super::text::is_separator(*c)).collect();
+    YES.iter().any(|y| t == *y || (t.starts_with(y) && t.chars().count() <= 12 && !t.contains("いいえ")))
+}
+
+/// An answer followed by its source line.
+pub fn with_source(answer: &str, url: &str) -> String {
+    format!("{}\n\n出典: 日本医師会サイバーセキュリティ支援制度（{url}）", answer.trim_end())
+}

@@ -1,0 +1,1 @@
+//! Fact extraction from free Japanese text (owned by the rules work; placeholder).

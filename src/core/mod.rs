@@ -1,0 +1,17 @@
+//! The pure core: normalisation, tokenisation, classification, urgency, fact
+//! extraction, rules and one dialogue turn. No I/O, no async, no channel or SQL types:
+//! everything here takes text (and a time) and returns values.
+
+pub mod analysis;
+pub mod classifier;
+pub mod dialogue;
+pub mod facts;
+pub mod hours;
+pub mod intents;
+pub mod interview;
+pub mod label;
+pub mod rules;
+pub mod text;
+pub mod tokenize;
+pub mod turn;
+pub mod urgency;

@@ -1,0 +1,1 @@
+//! The payment rule engine (owned by the rules work; placeholder).

@@ -1,0 +1,186 @@
+//! Builds the core's [`Bot`] from [`Content`]: parses every content file (collecting
+//! all errors, each naming its file and line), builds lindera with the domain user
+//! dictionary, and trains the classifier. The only place the core is assembled.
+
+use std::io::Write;
+
+use lindera_core::mode::Mode;
+use lindera_dictionary::{DictionaryConfig, DictionaryKind, UserDictionaryConfig};
+use lindera_tokenizer::tokenizer::Tokenizer as Lindera;
+
+use crate::content::Content;
+use crate::core::analysis::{Analyzer, Synonyms};
+use crate::core::classifier::{Classifier, Keywords, TrainConfig};
+use crate::core::dialogue::Bot;
+use crate::core::intents::{check_set, parse_intent, ContentError};
+use crate::core::text::{Normalizer, Variant};
+use crate::core::tokenize::Tokenizer;
+use crate::core::urgency::UrgencyRules;
+
+pub const VARIANTS: &str = "dictionaries/variants.tsv";
+pub const USER_DICT: &str = "dictionaries/user.csv";
+pub const SYNONYMS: &str = "dictionaries/synonyms.tsv";
+pub const URGENCY: &str = "dictionaries/urgency.toml";
+
+/// Everything wrong with the content, or a tokenizer that would not load.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{} content error(s):\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Content(Vec<ContentError>),
+    #[error("lindera could not load: {0}")]
+    Tokenizer(String),
+}
+
+fn required<'a>(content: &'a Content, path: &str, errs: &mut Vec<ContentError>) -> &'a str {
+    match content.get(path) {
+        Some(f) => &f.text,
+        None => {
+            errs.push(ContentError::new(path, 0, format!("missing (looked in {})", content.origin)));
+            ""
+        }
+    }
+}
+
+/// Parses `from<TAB>to` lines.
+pub fn parse_variants(file: &str, src: &str) -> Result<Vec<Variant>, Vec<ContentError>> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    for (i, line) in src.lines().enumerate() {
+        let l = line.trim_end();
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        match l.split_once('\t') {
+            Some((from, to)) if !from.trim().is_empty() && !to.contains('\t') => {
+                out.push(Variant { from: from.trim().to_string(), to: to.trim().to_string() })
+            }
+            _ => errs.push(ContentError::new(file, i + 1, "expected `from<TAB>to`")),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Validates the user dictionary (`surface,pos,reading`, `#` comments) and returns the
+/// rows with surfaces normalised the way member text is.
+pub fn parse_user_dict(file: &str, src: &str, norm: &Normalizer) -> Result<Vec<(String, String, String)>, Vec<ContentError>> {
+    let mut rows = Vec::new();
+    let mut errs = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (i, line) in src.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = l.split(',').map(str::trim).collect();
+        if cols.len() != 3 || cols.iter().any(|c| c.is_empty()) {
+            errs.push(ContentError::new(file, i + 1, "expected `surface,part of speech,reading`"));
+            continue;
+        }
+        let surface = norm.normalize(cols[0]).as_str().to_string();
+        if let Some(prev) = seen.insert(surface.clone(), i + 1) {
+            errs.push(ContentError::new(file, i + 1, format!("{surface:?} is already on line {prev}")));
+            continue;
+        }
+        if !cols[2].chars().all(|c| matches!(c, 'ァ'..='ヺ' | 'ー')) {
+            errs.push(ContentError::new(file, i + 1, format!("reading {:?} must be katakana", cols[2])));
+            continue;
+        }
+        rows.push((surface, cols[1].to_string(), cols[2].to_string()));
+    }
+    if errs.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Builds lindera IPADIC with the given user-dictionary rows (written to a private
+/// temporary CSV, since lindera 0.28 reads user dictionaries from a path).
+pub fn build_lindera(rows: &[(String, String, String)]) -> Result<Lindera, EngineError> {
+    let user_dictionary = if rows.is_empty() {
+        None
+    } else {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("madoguchi-userdict-")
+            .suffix(".csv")
+            .tempfile()
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        for (s, p, r) in rows {
+            writeln!(tmp, "{s},{p},{r}").map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        }
+        tmp.flush().map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        let cfg = UserDictionaryConfig { kind: Some(DictionaryKind::IPADIC), path: tmp.path().to_path_buf() };
+        let dict = lindera_dictionary::load_user_dictionary(cfg).map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        Some(dict)
+    };
+    let dictionary = lindera_dictionary::load_dictionary_from_config(DictionaryConfig { kind: Some(DictionaryKind::IPADIC), path: None })
+        .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+    Ok(Lindera::new(dictionary, user_dictionary, Mode::Normal))
+}
+
+/// Builds the analyzer (normaliser, lindera, synonyms) from content.
+pub fn build_analyzer(content: &Content, errs: &mut Vec<ContentError>) -> Result<Analyzer, EngineError> {
+    let variants = match parse_variants(VARIANTS, required(content, VARIANTS, errs)) {
+        Ok(v) => v,
+        Err(e) => {
+            errs.extend(e);
+            Vec::new()
+        }
+    };
+    let normalizer = Normalizer::new(variants);
+    let rows = match parse_user_dict(USER_DICT, required(content, USER_DICT, errs), &normalizer) {
+        Ok(r) => r,
+        Err(e) => {
+            errs.extend(e);
+            Vec::new()
+        }
+    };
+    let synonyms = match Synonyms::parse(SYNONYMS, required(content, SYNONYMS, errs), &normalizer) {
+        Ok(s) => s,
+        Err(e) => {
+            errs.extend(e);
+            Synonyms::empty()
+        }
+    };
+    let tokenizer = Tokenizer::new(build_lindera(&rows)?);
+    Ok(Analyzer { normalizer, tokenizer, synonyms })
+}
+
+/// Parses, validates and trains everything. All content errors are reported at once.
+pub fn build(content: &Content) -> Result<Bot, EngineError> {
+    let mut errs = Vec::new();
+    let analyzer = build_analyzer(content, &mut errs)?;
+    let urgency = match UrgencyRules::parse(URGENCY, required(content, URGENCY, &mut errs)) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            errs.extend(e);
+            None
+        }
+    };
+    let mut intents = Vec::new();
+    for f in content.files_in("intents", ".toml") {
+        match parse_intent(&f.path, &f.text, &analyzer.normalizer) {
+            Ok(i) => intents.push(i),
+            Err(e) => errs.extend(e),
+        }
+    }
+    errs.extend(check_set(&intents, &analyzer.normalizer));
+    if !errs.is_empty() {
+        return Err(EngineError::Content(errs));
+    }
+    intents.sort_by_key(|i| i.label);
+    let keywords = Keywords { by_label: intents.iter().filter(|i| !i.keywords.is_empty()).map(|i| (i.label, i.keywords.clone())).collect() };
+    let mut data = Vec::new();
+    for i in &intents {
+        for ex in &i.examples {
+            let a = analyzer.analyze(&ex.text);
+            data.push((i.label, crate::core::classifier::featurize(&a, &keywords)));
+        }
+    }
+    let classifier = Classifier::train(&data, keywords, TrainConfig::default());
+    Ok(Bot { analyzer, classifier, intents, urgency: urgency.expect("no errors means urgency parsed") })
+}

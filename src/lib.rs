@@ -1,0 +1,14 @@
+//! madoguchi (窓口): a Japanese front-desk chat-bot for the JMA cybersecurity support
+//! programme. A short tour:
+//!
+//! - [`core`]: the pure pipeline: normalise → tokenise (lindera) → classify → urgency
+//!   → facts → rules → one dialogue turn. No I/O, no channel or SQL types.
+//! - [`content`]: where the data files come from (compiled in, or a directory).
+//! - [`engine`]: assembles a [`core::dialogue::Bot`] from content, validating it.
+//!
+//! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
+//! only through [`core::turn::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
+
+pub mod content;
+pub mod core;
+pub mod engine;

@@ -1,0 +1,55 @@
+//! `madoguchi` command line: parses arguments, builds what a command needs, runs it.
+
+mod cli;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "madoguchi", version, about = "日本医師会サイバーセキュリティ支援制度の問い合わせ窓口ボット")]
+struct Cli {
+    /// Content directory holding intents/, dictionaries/ and rules/ (default: the copy
+    /// compiled into this binary).
+    #[arg(long, global = true, env = "MADOGUCHI_CONTENT")]
+    content: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Talk to madoguchi in the terminal.
+    Chat(cli::chat::Args),
+    /// JSON Lines {"id","text"} on stdin → {"id","intent","confidence","urgent"} on stdout.
+    Classify,
+    /// Intent data: list training examples, validate the files.
+    Intents {
+        #[command(subcommand)]
+        command: cli::intents::Command,
+    },
+    /// Score a labelled JSONL file (dev-set format): accuracy, per intent, confusion, urgency.
+    Eval(cli::eval::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let content = cli.content.as_ref();
+    let result = match cli.command {
+        Command::Chat(args) => cli::chat::run(content, args),
+        Command::Classify => cli::classify::run(content),
+        Command::Intents { command } => cli::intents::run(content, command),
+        Command::Eval(args) => cli::eval::run(content, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("madoguchi: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
