@@ -100,6 +100,12 @@ impl Normalizer {
         'outer: while let Some(c) = rest.chars().next() {
             if self.first_chars.binary_search(&c).is_ok() {
                 for v in &self.variants {
+                    // 個人情報保護委 → 個人情報保護委員会 must leave the full form alone
+                    if v.to.starts_with(v.from.as_str()) && rest.starts_with(v.to.as_str()) {
+                        out.push_str(&v.to);
+                        rest = &rest[v.to.len()..];
+                        continue 'outer;
+                    }
                     if rest.starts_with(v.from.as_str()) {
                         out.push_str(&v.to);
                         rest = &rest[v.from.len()..];
@@ -155,7 +161,7 @@ pub fn has_japanese(s: &str) -> bool {
 /// repeated punctuation and spaces squeezed. Returns the text and whether it was cut.
 fn base_fold(raw: &str, max_chars: usize) -> (String, bool) {
     let mut truncated = false;
-    let mut out = String::with_capacity(raw.len().min(max_chars * 4));
+    let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
     let mut count = 0usize;
     let mut prev: Option<char> = None;
     for c in raw.nfkc() {
@@ -206,6 +212,7 @@ mod tests {
             Variant { from: "ウィルス".into(), to: "ウイルス".into() },
             Variant { from: "厚労省".into(), to: "厚生労働省".into() },
             Variant { from: "e-mail".into(), to: "メール".into() },
+            Variant { from: "個人情報保護委".into(), to: "個人情報保護委員会".into() },
         ])
     }
 
@@ -218,6 +225,11 @@ mod tests {
     fn variants_are_unified_longest_first() {
         assert_eq!(n().normalize("厚労省に漏洩を報告、ウィルスも").as_str(), "厚生労働省に漏えいを報告、ウイルスも");
         assert_eq!(n().normalize("E-Mailで").as_str(), "メールで");
+    }
+
+    #[test]
+    fn variant_that_is_a_prefix_of_its_target_leaves_the_full_form_alone() {
+        assert_eq!(n().normalize("個人情報保護委員会と個人情報保護委").as_str(), "個人情報保護委員会と個人情報保護委員会");
     }
 
     #[test]
