@@ -12,3 +12,7 @@
 pub mod content;
 pub mod core;
 pub mod engine;
+pub mod redact;
+pub mod service;
+pub mod spool;
+pub mod store;

@@ -13,6 +13,10 @@ struct Cli {
     /// compiled into this binary).
     #[arg(long, global = true, env = "MADOGUCHI_CONTENT")]
     content: Option<PathBuf>,
+    /// SQLite database file (default: MADOGUCHI_DB, else DATABASE_URL, else
+    /// <data dir>/madoguchi/madoguchi.db). DATABASE_URL=postgres://… selects PostgreSQL.
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,6 +34,13 @@ enum Command {
     },
     /// Score a labelled JSONL file (dev-set format): accuracy, per intent, confusion, urgency.
     Eval(cli::eval::Args),
+    /// Escalation queue: list, show, claim, reply, resolve.
+    Staff {
+        #[command(subcommand)]
+        command: cli::staff::Command,
+    },
+    /// Messages per intent, fallbacks, escalations, median time to claim.
+    Stats(cli::stats::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,10 +51,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let content = cli.content.as_ref();
     let result = match cli.command {
-        Command::Chat(args) => cli::chat::run(content, args),
+        Command::Chat(args) => cli::chat::run(content, cli.db.as_ref(), args),
         Command::Classify => cli::classify::run(content),
         Command::Intents { command } => cli::intents::run(content, command),
         Command::Eval(args) => cli::eval::run(content, args),
+        Command::Staff { command } => cli::staff::run(cli.db.as_ref(), command),
+        Command::Stats(args) => cli::stats::run(cli.db.as_ref(), args),
     };
     match result {
         Ok(code) => code,

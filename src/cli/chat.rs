@@ -1,13 +1,16 @@
-//! `madoguchi chat`: a conversation in the terminal (or one answer with `--once`).
+//! `madoguchi chat`: a conversation in the terminal (or one answer with `--once`),
+//! through the [`Service`]: stored (redacted), escalated, and showing staff replies.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use madoguchi::core::hours::{Clock, FixedClock, SystemClock};
-use madoguchi::core::turn::{ConversationState, Reply};
+use madoguchi::core::turn::{ChannelKind, Inbound, Reply};
+use madoguchi::service::{Outcome, Service};
 
 #[derive(Parser)]
 pub struct Args {
@@ -17,12 +20,18 @@ pub struct Args {
     /// Pretend it is this time (RFC 3339, e.g. 2026-11-26T22:30:00+09:00).
     #[arg(long)]
     pub now: Option<String>,
+    /// Who is talking (default: $USER). Conversation state and staff replies follow it.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Conversation id (default: "terminal").
+    #[arg(long, default_value = "terminal")]
+    pub conversation: String,
 }
 
-pub fn clock_from(now: Option<&str>) -> anyhow::Result<Box<dyn Clock>> {
+pub fn clock_from(now: Option<&str>) -> anyhow::Result<Arc<dyn Clock>> {
     Ok(match now {
-        Some(s) => Box::new(FixedClock(chrono::DateTime::parse_from_rfc3339(s).with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?)),
-        None => Box::new(SystemClock),
+        Some(s) => Arc::new(FixedClock(chrono::DateTime::parse_from_rfc3339(s).with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?)),
+        None => Arc::new(SystemClock),
     })
 }
 
@@ -38,13 +47,28 @@ pub fn render(reply: &Reply) -> String {
     s
 }
 
-pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
-    let bot = super::load_bot(content)?;
+fn render_outcome(o: &Outcome) -> String {
+    let mut s = String::new();
+    for m in &o.staff_messages {
+        s.push_str(&format!("【事務局の担当者より】\n{m}\n\n"));
+    }
+    s.push_str(&render(&o.reply));
+    if let Some(id) = o.escalation_id {
+        s.push_str(&format!("\n\n（事務局への引き継ぎ番号: #{id}）"));
+    }
+    s
+}
+
+pub fn run(content: Option<&PathBuf>, db: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
+    let bot = Arc::new(super::load_bot(content)?);
     let clock = clock_from(args.now.as_deref())?;
-    let mut state = ConversationState::default();
+    let rt = super::runtime()?;
+    let service = rt.block_on(Service::build(bot, super::store_config(db), clock)).context("opening the store")?;
+    let user = args.user.clone().or_else(|| std::env::var("USER").ok()).filter(|u| !u.is_empty()).unwrap_or_else(|| "terminal".into());
+    let inbound = |text: String| Inbound { channel: ChannelKind::Terminal, user: user.clone(), conversation: args.conversation.clone(), text };
     if let Some(text) = args.once {
-        let reply = bot.respond(&text, &mut state, clock.now());
-        println!("{}", render(&reply));
+        let o = rt.block_on(service.handle(inbound(text)));
+        println!("{}", render_outcome(&o));
         return Ok(ExitCode::SUCCESS);
     }
     println!("madoguchi — 日本医師会サイバーセキュリティ支援制度のご案内です。ご質問をどうぞ（終了: Ctrl-D または「終了」）。");
@@ -69,9 +93,9 @@ pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
             (Ok(n), Some(r)) if n >= 1 && n <= r.choices.len() => r.choices[n - 1].value.clone(),
             _ => text,
         };
-        let reply = bot.respond(&text, &mut state, clock.now());
-        println!("\n窓口> {}", render(&reply).replace('\n', "\n      "));
-        last = Some(reply);
+        let o = rt.block_on(service.handle(inbound(text)));
+        println!("\n窓口> {}", render_outcome(&o).replace('\n', "\n      "));
+        last = Some(o.reply);
     }
     Ok(ExitCode::SUCCESS)
 }

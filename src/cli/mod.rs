@@ -4,11 +4,13 @@ pub mod chat;
 pub mod classify;
 pub mod eval;
 pub mod intents;
+pub mod staff;
+pub mod stats;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use madoguchi::{content::Content, core::dialogue::Bot, engine};
+use madoguchi::{content::Content, core::dialogue::Bot, engine, store::StoreConfig};
 
 /// Loads content from `dir` (or the copy compiled in) and builds the bot.
 pub fn load_bot(dir: Option<&PathBuf>) -> anyhow::Result<Bot> {
@@ -21,4 +23,18 @@ pub fn load_content(dir: Option<&PathBuf>) -> anyhow::Result<Content> {
         Some(d) => Content::from_dir(d).with_context(|| format!("reading content directory {}", d.display())),
         None => Ok(Content::embedded()),
     }
+}
+
+/// The store configuration from the environment, with `--db PATH` winning.
+pub fn store_config(db: Option<&PathBuf>) -> StoreConfig {
+    let mut cfg = StoreConfig::from_env();
+    if let Some(p) = db {
+        cfg.sqlite_path = Some(p.clone());
+    }
+    cfg
+}
+
+/// A small tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
