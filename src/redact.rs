@@ -118,6 +118,10 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         let replaced = NAMED_ID_RE
             .replace_all(&out, |c: &Captures| {
                 let label = &c["label"];
+                // 「医籍番号（6桁）」: a digit count, not a number
+                if digits_of(&c["num"]).len() < 4 {
+                    return c[0].to_string();
+                }
                 let token = if label.starts_with("医籍") { DOCTOR_ID } else { MEMBER_ID };
                 format!("{}{}{}", label, &c["gap"], token)
             })
@@ -212,7 +216,7 @@ mod tests {
         assert_eq!(r, format!("医籍番号は{DOCTOR_ID}、会員番号：{MEMBER_ID}です"));
         let r = redact("医籍 １２３４５６");
         assert_eq!(r, format!("医籍 {DOCTOR_ID}"));
-        let t = "2022-06-01以降、100,000円、150000円、6日間休業";
+        let t = "医籍番号（6桁）または会員番号（10桁）、2022-06-01以降、100,000円、150000円、6日間休業";
         assert_eq!(redact(t), t);
     }
 
