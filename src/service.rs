@@ -95,6 +95,7 @@ impl Service {
         let mut db_ok = match self.flush_spool().await {
             Ok(_) => true,
             Err(e) => {
+                self.store.note_error(&e);
                 tracing::warn!("spool kept: {e}");
                 !e.is_unavailable()
             }
@@ -104,6 +105,7 @@ impl Service {
             match self.store.load_state(channel, user, conv).await {
                 Ok(s) => s.unwrap_or_default(),
                 Err(e) => {
+                    self.store.note_error(&e);
                     tracing::warn!("conversation state unavailable: {e}");
                     db_ok = false;
                     ConversationState::default()
@@ -116,6 +118,7 @@ impl Service {
             match self.store.active_escalation(channel, user, conv).await {
                 Ok(e) => e.filter(|e| e.status == EscalationStatus::Claimed),
                 Err(e) => {
+                    self.store.note_error(&e);
                     tracing::warn!("escalations unavailable: {e}");
                     db_ok = false;
                     None
@@ -160,6 +163,7 @@ impl Service {
             match self.store.apply_turn(&rec).await {
                 Ok(id) => id,
                 Err(e) => {
+                    self.store.note_error(&e);
                     tracing::warn!("turn not stored, spooling: {e}");
                     self.spool_turn(&rec).await;
                     None

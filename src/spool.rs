@@ -79,7 +79,8 @@ impl Spool {
 
     /// Writes every spooled record through `store`, then empties the spool. On a
     /// database error the file is left as it is (records already written are skipped
-    /// next time, by key). Lines that do not parse are moved to `<spool>.bad`.
+    /// next time, by key). Lines that do not parse, or that the database refuses, are moved to
+    /// `<spool>.bad`.
     pub async fn replay(&self, store: &Store) -> Result<usize, StoreError> {
         if !self.has_data() {
             return Ok(0);
@@ -106,10 +107,15 @@ impl Spool {
         let mut bad = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             match serde_json::from_str::<TurnRecord>(line) {
-                Ok(rec) => {
-                    store.apply_turn(&rec).await?;
-                    done += 1;
-                }
+                Ok(rec) => match store.apply_turn(&rec).await {
+                    Ok(_) => done += 1,
+                    Err(e) if e.is_unavailable() => return Err(e),
+                    // a record the database refuses would block the spool for ever
+                    Err(e) => {
+                        tracing::error!(spool = %self.path.display(), "spooled turn refused by the database, kept aside: {e}");
+                        bad.push(line.to_string());
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(spool = %self.path.display(), "unreadable spool line kept aside: {e}");
                     bad.push(line.to_string());

@@ -11,7 +11,7 @@ pub use queries::StaffError;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgPoolOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -40,7 +40,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { database_url: None, sqlite_path: None, spool_path: None, redact: true, connect_timeout: Duration::from_secs(5) }
+        StoreConfig { database_url: None, sqlite_path: None, spool_path: None, redact: true, connect_timeout: Duration::from_secs(3) }
     }
 }
 
@@ -67,7 +67,7 @@ impl StoreConfig {
                 .and_then(|s| s.parse::<f64>().ok())
                 .filter(|s| *s > 0.0 && s.is_finite())
                 .map(Duration::from_secs_f64)
-                .unwrap_or(Duration::from_secs(5)),
+                .unwrap_or(Duration::from_secs(3)),
         }
     }
 
@@ -133,6 +133,8 @@ pub enum StoreError {
     Config(String),
     #[error("bad row in the store: {0}")]
     Corrupt(String),
+    #[error("database unreachable (retrying in a few seconds)")]
+    Unavailable,
     #[error("spool {path}: {source}")]
     Spool { path: PathBuf, source: std::io::Error },
 }
@@ -142,6 +144,7 @@ impl StoreError {
     /// caller spools and retries later.
     pub fn is_unavailable(&self) -> bool {
         match self {
+            StoreError::Unavailable => true,
             StoreError::Db(e) => is_unavailable(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => is_unavailable(e),
             _ => false,
@@ -179,7 +182,13 @@ pub struct Store {
     backend: Backend,
     migrated: Arc<AtomicBool>,
     migrate_lock: Arc<Mutex<()>>,
+    /// After a connection failure, calls fail fast until this instant (so an outage
+    /// costs the member one timeout, not one per query).
+    down_until: Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// How long the store stays "down" after a connection failure before trying again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -211,7 +220,13 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
-        Ok(Store { db, backend, migrated: Arc::new(AtomicBool::new(false)), migrate_lock: Arc::new(Mutex::new(())) })
+        Ok(Store {
+            db,
+            backend,
+            migrated: Arc::new(AtomicBool::new(false)),
+            migrate_lock: Arc::new(Mutex::new(())),
+            down_until: Arc::new(std::sync::Mutex::new(None)),
+        })
     }
 
     /// Opens and migrates (fails when the database is unreachable).
@@ -237,8 +252,14 @@ impl Store {
         }
     }
 
-    /// Runs the migrations once per process (retried after a failure).
+    /// Runs the migrations once per process (retried after a failure); fails fast
+    /// with [`StoreError::Unavailable`] for a while after a connection failure.
     pub async fn ready(&self) -> Result<(), StoreError> {
+        if let Some(t) = *self.down_until.lock().expect("down_until lock") {
+            if Instant::now() < t {
+                return Err(StoreError::Unavailable);
+            }
+        }
         if self.migrated.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -246,12 +267,30 @@ impl Store {
         if self.migrated.load(Ordering::Acquire) {
             return Ok(());
         }
-        match &self.db {
-            Db::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
-            Db::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
+        let r = match &self.db {
+            Db::Sqlite(p) => SQLITE_MIGRATOR.run(p).await,
+            Db::Postgres(p) => POSTGRES_MIGRATOR.run(p).await,
+        };
+        if let Err(e) = r {
+            let e = StoreError::from(e);
+            self.note_error(&e);
+            return Err(e);
         }
         self.migrated.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Records a failure: when it means the database is unreachable, later calls fail
+    /// fast for [`RETRY_AFTER`].
+    pub fn note_error(&self, e: &StoreError) {
+        if e.is_unavailable() && !matches!(e, StoreError::Unavailable) {
+            *self.down_until.lock().expect("down_until lock") = Some(Instant::now() + RETRY_AFTER);
+        }
+    }
+
+    /// Forgets a recorded outage (tests, or an operator who knows the database is back).
+    pub fn reset_outage(&self) {
+        *self.down_until.lock().expect("down_until lock") = None;
     }
 
     pub async fn close(&self) {
