@@ -1,6 +1,7 @@
 //! Urgency, separate from the intent: an incident happening now or just discovered,
 //! systems down, data leaking, or an alarm word → urgent; hypotheticals, preparation,
-//! negations, calm markers and past, resolved incidents → not urgent.
+//! negations, calm markers, questions about the rules for a case, and past, resolved
+//! incidents → not urgent.
 //!
 //! The cue patterns are data (`dictionaries/urgency.toml`), regexes over normalised text.
 
@@ -27,6 +28,7 @@ pub struct UrgencyRules {
     hypothetical: RegexSet,
     negated: RegexSet,
     calm: RegexSet,
+    inquiry: RegexSet,
     past: RegexSet,
 }
 
@@ -39,6 +41,7 @@ struct Raw {
     hypothetical: toml::Spanned<Vec<String>>,
     negated: toml::Spanned<Vec<String>>,
     calm: toml::Spanned<Vec<String>>,
+    inquiry: toml::Spanned<Vec<String>>,
     past: toml::Spanned<Vec<String>>,
 }
 
@@ -71,6 +74,7 @@ impl UrgencyRules {
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
             negated: compile(file, src, "negated", &raw.negated, &mut errs),
             calm: compile(file, src, "calm", &raw.calm, &mut errs),
+            inquiry: compile(file, src, "inquiry", &raw.inquiry, &mut errs),
             past: compile(file, src, "past", &raw.past, &mut errs),
         };
         if errs.is_empty() {
@@ -101,6 +105,7 @@ impl UrgencyRules {
         let hypothetical = hit(&self.hypothetical, "hypothetical");
         let negated = hit(&self.negated, "negated");
         let calm = hit(&self.calm, "calm");
+        let inquiry = hit(&self.inquiry, "inquiry");
         let past = hit(&self.past, "past");
         let urgent = if calm {
             false
@@ -108,7 +113,7 @@ impl UrgencyRules {
             // 「助けて」 is urgent unless the whole message is a what-if
             !(hypothetical && !incident)
         } else if incident {
-            !hypothetical && !negated && (!past || ongoing)
+            !hypothetical && !negated && (!(past || inquiry) || ongoing)
         } else {
             false
         };
