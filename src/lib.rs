@@ -5,6 +5,7 @@
 //!   → facts → rules → one dialogue turn. No I/O, no channel or SQL types.
 //! - [`content`]: where the data files come from (compiled in, or a directory).
 //! - [`engine`]: assembles a [`core::dialogue::Bot`] from content, validating it.
+//! - [`faq`]: the FAQ export (md, html, csv/tsv, json) built from the bot's content.
 //!
 //! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
 //! only through [`core::turn::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
@@ -16,3 +17,4 @@ pub mod redact;
 pub mod service;
 pub mod spool;
 pub mod store;
+pub mod faq;

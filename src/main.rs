@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::intents::Command,
     },
+    /// FAQ from the same content: export (md, html, csv, tsv, json) and check against the bot.
+    Faq {
+        #[command(subcommand)]
+        command: cli::faq::Command,
+    },
     /// Score a labelled JSONL file (dev-set format): accuracy, per intent, confusion, urgency.
     Eval(cli::eval::Args),
     /// Escalation queue: list, show, claim, reply, resolve.
@@ -57,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => cli::eval::run(content, args),
         Command::Staff { command } => cli::staff::run(cli.db.as_ref(), command),
         Command::Stats(args) => cli::stats::run(cli.db.as_ref(), args),
+        Command::Faq { command } => cli::faq::run(content, command),
     };
     match result {
         Ok(code) => code,

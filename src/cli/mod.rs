@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod classify;
 pub mod eval;
+pub mod faq;
 pub mod intents;
 pub mod staff;
 pub mod stats;

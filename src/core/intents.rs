@@ -28,6 +28,8 @@ impl ContentError {
 /// in the (normalised) message. E.g. the hotline intent's "open on Sundays?" facet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facet {
+    /// Stable FAQ id suffix (`hours` → FAQ id `hotline.hours`); optional in the file.
+    pub id: Option<String>,
     /// The representative question for this facet (FAQ entry).
     pub question: String,
     pub keywords: Vec<String>,
@@ -77,6 +79,8 @@ impl IntentDef {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFacet {
+    #[serde(default)]
+    id: Option<String>,
     question: String,
     keywords: Vec<String>,
     answer: String,
@@ -172,12 +176,21 @@ pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDe
         .facets
         .into_iter()
         .map(|f| Facet {
+            id: f.id,
             question: f.question,
             keywords: f.keywords.iter().map(|k| norm.normalize(k).as_str().to_string()).collect(),
             answer: f.answer.trim().to_string(),
         })
         .collect();
+    let mut facet_ids = std::collections::HashSet::new();
     for f in &facets {
+        if let Some(id) = &f.id {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+                errs.push(ContentError::new(file, 0, format!("facet id {id:?} must be lower-case ASCII letters, digits, _ or -")));
+            } else if !facet_ids.insert(id.clone()) {
+                errs.push(ContentError::new(file, 0, format!("facet id {id:?} is used twice")));
+            }
+        }
         if f.answer.is_empty() || f.keywords.is_empty() {
             errs.push(ContentError::new(file, 0, format!("facet {:?} needs keywords and an answer", f.question)));
         }
