@@ -37,7 +37,6 @@ pub fn render(faq: &Faq) -> String {
             let e = &faq.entries[i];
             let _ = writeln!(o, "\n<a id=\"{}\"></a>\n\n### Q. {}\n", e.anchor(), escape(&e.question));
             o.push_str(&block(&e.answer));
-            o.push('\n');
             if !e.variants.is_empty() {
                 let v: Vec<String> = e.variants.iter().map(|v| format!("「{}」", escape(v))).collect();
                 let _ = writeln!(o, "\n*ほかの聞き方:* {}", v.join("／"));

@@ -126,6 +126,15 @@ impl Faq {
                 });
             }
         }
+        // document order: categories in order of first appearance, entries kept in
+        // intent order inside each
+        let mut order: Vec<String> = Vec::new();
+        for e in &entries {
+            if !order.contains(&e.category) {
+                order.push(e.category.clone());
+            }
+        }
+        entries.sort_by_key(|e| order.iter().position(|c| *c == e.category));
         Faq {
             title: TITLE.to_string(),
             hotline: HOTLINE.to_string(),
