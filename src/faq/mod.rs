@@ -264,6 +264,8 @@ pub struct Mismatch {
     pub urgent: bool,
     pub expected: String,
     pub got: String,
+    /// The FAQ entry whose answer the bot gave instead, if any.
+    pub got_entry: Option<String>,
 }
 
 impl Mismatch {
@@ -273,10 +275,14 @@ impl Mismatch {
             "the bot treats the question as an urgent incident".to_string()
         } else if self.got_kind != ReplyKind::Answer {
             format!("the bot does not answer but replies with {:?} (intent {})", self.got_kind, self.got_intent)
+        } else if let Some(other) = &self.got_entry {
+            format!("the bot answers with entry {other} (intent {}) instead", self.got_intent)
         } else if self.got_intent != self.expected_intent {
             format!("the bot classifies it as {} instead of {}", self.got_intent, self.expected_intent)
+        } else if self.got.starts_with(self.expected.as_str()) {
+            "the bot adds text after the answer (several questions in one?)".to_string()
         } else {
-            "same intent, different answer text (another facet, or extra text)".to_string()
+            "same intent, different answer text".to_string()
         }
     }
 }
@@ -296,7 +302,9 @@ pub fn check(bot: &Bot, faq: &Faq, variants: bool) -> (usize, Vec<Mismatch>) {
             let mut state = ConversationState::default();
             let r = bot.respond(q, &mut state, now);
             if r.text != expected || r.intent != e.label || r.kind != ReplyKind::Answer {
+                let got_entry = faq.entries.iter().find(|o| o.expected_reply() == r.text).map(|o| o.id.clone());
                 out.push(Mismatch {
+                    got_entry,
                     id: e.id.clone(),
                     question: q.clone(),
                     expected_intent: e.label,
