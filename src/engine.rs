@@ -10,9 +10,11 @@ use lindera_tokenizer::tokenizer::Tokenizer as Lindera;
 
 use crate::content::Content;
 use crate::core::analysis::{Analyzer, Synonyms};
+use crate::core::assessment::Assessor;
 use crate::core::classifier::{Classifier, Keywords, TrainConfig};
 use crate::core::dialogue::Bot;
 use crate::core::intents::{check_set, parse_intent, ContentError};
+use crate::core::rules::{parse_rules, RuleSet};
 use crate::core::text::{Normalizer, Variant};
 use crate::core::tokenize::Tokenizer;
 use crate::core::urgency::UrgencyRules;
@@ -21,6 +23,7 @@ pub const VARIANTS: &str = "dictionaries/variants.tsv";
 pub const USER_DICT: &str = "dictionaries/user.csv";
 pub const SYNONYMS: &str = "dictionaries/synonyms.tsv";
 pub const URGENCY: &str = "dictionaries/urgency.toml";
+pub const PAYMENTS: &str = "rules/payments.toml";
 
 /// Everything wrong with the content, or a tokenizer that would not load.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +153,35 @@ pub fn build_analyzer(content: &Content, errs: &mut Vec<ContentError>) -> Result
     Ok(Analyzer { normalizer, tokenizer, synonyms })
 }
 
+/// Parses and validates the payment rules.
+pub fn build_rules(content: &Content, errs: &mut Vec<ContentError>) -> Option<RuleSet> {
+    match parse_rules(PAYMENTS, required(content, PAYMENTS, errs)) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            errs.extend(e);
+            None
+        }
+    }
+}
+
+/// What `madoguchi assess` needs: the normaliser and the rules, without lindera or
+/// the classifier.
+pub fn build_assessor(content: &Content) -> Result<Assessor, EngineError> {
+    let mut errs = Vec::new();
+    let variants = match parse_variants(VARIANTS, required(content, VARIANTS, &mut errs)) {
+        Ok(v) => v,
+        Err(e) => {
+            errs.extend(e);
+            Vec::new()
+        }
+    };
+    let rules = build_rules(content, &mut errs);
+    match rules {
+        Some(rules) if errs.is_empty() => Ok(Assessor { normalizer: Normalizer::new(variants), rules }),
+        _ => Err(EngineError::Content(errs)),
+    }
+}
+
 /// Parses, validates and trains everything. All content errors are reported at once.
 pub fn build(content: &Content) -> Result<Bot, EngineError> {
     let mut errs = Vec::new();
@@ -161,6 +193,7 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
             None
         }
     };
+    let rules = build_rules(content, &mut errs);
     let mut intents = Vec::new();
     for f in content.files_in("intents", ".toml") {
         match parse_intent(&f.path, &f.text, &analyzer.normalizer) {
@@ -182,5 +215,5 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
         }
     }
     let classifier = Classifier::train(&data, keywords, TrainConfig::default());
-    Ok(Bot { analyzer, classifier, intents, urgency: urgency.expect("no errors means urgency parsed") })
+    Ok(Bot { analyzer, classifier, intents, urgency: urgency.expect("no errors means urgency parsed"), rules: rules.expect("no errors means rules parsed") })
 }

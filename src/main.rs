@@ -27,6 +27,8 @@ enum Command {
     Chat(cli::chat::Args),
     /// JSON Lines {"id","text"} on stdin → {"id","intent","confidence","urgent"} on stdout.
     Classify,
+    /// JSON Lines {"id","text","today"} on stdin → the payment assessment on stdout.
+    Assess,
     /// Intent data: list training examples, validate the files.
     Intents {
         #[command(subcommand)]
@@ -58,6 +60,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Chat(args) => cli::chat::run(content, cli.db.as_ref(), args),
         Command::Classify => cli::classify::run(content),
+        Command::Assess => cli::assess::run(content),
         Command::Intents { command } => cli::intents::run(content, command),
         Command::Eval(args) => cli::eval::run(content, args),
         Command::Staff { command } => cli::staff::run(cli.db.as_ref(), command),

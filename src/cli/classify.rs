@@ -45,6 +45,16 @@ pub fn run(content: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
 
 /// One input line → (id, text); Ok(None) for a blank line; Err((id, message)).
 pub fn parse_line(bytes: &[u8], line_no: usize) -> Result<Option<(Value, String)>, (Value, String)> {
+    let Some((id, v)) = parse_object(bytes, line_no)? else { return Ok(None) };
+    match v.get("text").and_then(Value::as_str) {
+        Some(t) => Ok(Some((id, t.to_string()))),
+        None => Err((id, format!("line {line_no}: no \"text\" string"))),
+    }
+}
+
+/// One input line → (id, the whole JSON value); Ok(None) for a blank line. Shared by
+/// the JSON Lines commands.
+pub fn parse_object(bytes: &[u8], line_no: usize) -> Result<Option<(Value, Value)>, (Value, String)> {
     let Ok(s) = std::str::from_utf8(bytes) else {
         return Err((Value::Null, format!("line {line_no}: not valid UTF-8")));
     };
@@ -54,8 +64,5 @@ pub fn parse_line(bytes: &[u8], line_no: usize) -> Result<Option<(Value, String)
     }
     let v: Value = serde_json::from_str(s).map_err(|e| (Value::Null, format!("line {line_no}: not JSON: {e}")))?;
     let id = v.get("id").cloned().unwrap_or(Value::Null);
-    match v.get("text").and_then(Value::as_str) {
-        Some(t) => Ok(Some((id, t.to_string()))),
-        None => Err((id, format!("line {line_no}: no \"text\" string"))),
-    }
+    Ok(Some((id, v)))
 }

@@ -1,5 +1,6 @@
 //! Command implementations for the `madoguchi` binary (anyhow lives here and in main).
 
+pub mod assess;
 pub mod chat;
 pub mod classify;
 pub mod eval;

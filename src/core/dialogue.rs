@@ -37,6 +37,7 @@ pub struct Bot {
     pub classifier: Classifier,
     pub intents: Vec<IntentDef>,
     pub urgency: UrgencyRules,
+    pub rules: super::rules::RuleSet,
 }
 
 const YES: &[&str] = &["はい", "うん", "お願いします", "おねがいします", "お願い", "yes", "y", "ok", "おk", "ぜひ", "是非", "つないで", "繋いで", "そうして"];

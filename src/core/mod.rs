@@ -3,7 +3,9 @@
 //! everything here takes text (and a time) and returns values.
 
 pub mod analysis;
+pub mod assessment;
 pub mod classifier;
+pub mod dates;
 pub mod dialogue;
 pub mod facts;
 pub mod hours;
