@@ -197,7 +197,7 @@ fn re(p: &str) -> Regex {
 // ---------------------------------------------------------------- membership
 
 static MEMBER_UNSURE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:a1|会員)(?:会員)?(?:か|かどうか)(?:は|が)?(?:分から|わから|不明|知ら|確認中|定か)|(?:会員|a1)(?:は|か)?(?:不明|分かりません|わかりません)")
+    re(r"(?:a1|会員)(?:会員)?(?:か|かどうか|なのか|なのかどうか)(?:は|が)?(?:分か[らり]|わか[らり]|不明|知[らり]|確認中|定か|はっきりし)|(?:会員|a1)(?:は|か)?(?:不明|分かりません|わかりません)")
 });
 static MEMBER_NO: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?:医師会|会員|a1)(?:に|へ)?(?:は|も)?(?:入って|加入して|入会して|なって)(?:い|お)?(?:ない|ません|らず|なかった)|(?:会員|a1)(?:で|じゃ)(?:は|も)?(?:ない|なく|ありません|ございません)|非会員|未入会|未加入|非加入|会員外|会員以外|(?:a1|会員)(?:会員)?(?:の(?:方|先生|医師))?(?:は|が)(?:いない|いません|おらず|おりません|一人もいない)|(?:医師会|会員)(?:に|へ)?(?:は)?(?:入っていない|入ってない|入ってません)|a1会員なし|a1はいない")
@@ -212,11 +212,11 @@ static MEMBER_GENERIC: LazyLock<Regex> = LazyLock::new(|| {
 /// Membership from the text; a generic "JMA member" counts as A① when the writer
 /// founds or runs the institution (A① is exactly that class of member).
 pub fn membership(t: &str, role: Option<Role>) -> Membership {
-    if MEMBER_HEAD_A1.is_match(t) {
-        return Membership::A1;
-    }
     if MEMBER_UNSURE.is_match(t) {
         return Membership::Unknown;
+    }
+    if MEMBER_HEAD_A1.is_match(t) {
+        return Membership::A1;
     }
     if MEMBER_NO.is_match(t) {
         return Membership::NotMember;
@@ -259,7 +259,7 @@ pub fn institution(t: &str) -> Option<Institution> {
 // ---------------------------------------------------------------- incident kind
 
 static INSIDER_STRONG: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売られ|無断で持ち?出|(?:元職員|元従業員|元スタッフ|退職者|退職した職員|職員|事務員|従業員|スタッフ)(?:が|による|の)[^。]{0,15}(?:不正アクセス|不正ログイン|持ち?出|盗|売|漏らし|流出させ)")
+    re(r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売られ|無断で持ち?出|(?:元職員|元従業員|元スタッフ|退職者|退職した職員|職員|事務員|従業員|スタッフ)(?:が|による|の)[^。]{0,15}(?:不正アクセス|不正ログイン|持ち?出|盗ん|盗み|売|漏らし|流出させ)")
 });
 static INSIDER_TAKEOUT: LazyLock<Regex> = LazyLock::new(|| re(r"持ち?出(?:し|さ|す|した|せ)|持ち帰"));
 static LOSS: LazyLock<Regex> =
@@ -299,7 +299,7 @@ pub fn incident_date(t: &str, today: NaiveDate) -> Option<DateSpan> {
 
 // ---------------------------------------------------------------- closure
 
-const CLOSED: &str = r"(?:休業|休診|閉院|診療(?:を|が)?(?:停止|中止|休止|休み|でき(?:ず|な))|外来(?:を|が)?(?:停止|休止|中止)|休み|休んだ|休ん|休ま)";
+const CLOSED: &str = r"(?:休業|休診|閉院|診療(?:を|が)?(?:停止|中止|休止|休み|でき(?:ず|な|ませ))|外来(?:を|が)?(?:停止|休止|中止)|休み|休んだ|休ん|休ま)";
 const UNIT: &str = r"(日|週間|週|か月|ヶ月|カ月|ケ月|ヵ月)";
 const NUM: &str = r"([0-9]{1,3}|[一二三四五六七八九十]{1,3})";
 
@@ -316,7 +316,7 @@ static FULL_DAY: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?:丸一日|�
 static LESS_THAN_DAY: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?:半日|午前(?:中)?|午後|数時間|[0-9]+時間|夕方)(?:だけ|のみ)?(?:の)?[^。]{{0,4}}{CLOSED}")));
 static NO_CLOSURE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:休業|休診|閉院|診療停止|休み)(?:は|も|を)?(?:して(?:い|お)?(?:ない|ません|らず)|してない|せず|なし|無し|なく|ありません|しなかった|しませんでした|していなかった|の必要はな|はない)|通常(?:通り|どおり)(?:の)?(?:診療|営業)|診療(?:は|を)?(?:継続|続けて|続け)|休まず|休んで(?:い)?(?:ない|ません)|休業等?はなし")
+    re(r"(?:休業|休診|閉院|診療停止|休み)(?:は|も|を)?(?:して(?:い|お)?(?:ない|ません|らず)|してない|せず|なし|無し|なく|ありません|しなかった|しませんでした|していなかった|の必要はな|はない)|通常(?:通り|どおり)(?:の)?(?:診療|営業)|(?:診療|営業|外来)(?:は|も)?(?:通常|いつも)(?:通り|どおり)|診療(?:は|を)?(?:継続|続けて|続け)|休まず|休んで(?:い)?(?:ない|ません)|休業等?はなし")
 });
 static ONGOING: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?:休業|休診|閉院|診療停止|診療を?停止|診療を?休止)(?:中|して(?:い|お)(?:る|ます|ります)|が続い|を続け|しっぱなし)"));
@@ -381,8 +381,8 @@ static VICTIM: LazyLock<Regex> = LazyLock::new(|| {
     re(r"本人|被害者|該当者|対象者|該当する(?:方|患者)|対象の(?:方|患者)|患者(?:さん|様)?(?:全員|の方々?|たち|本人)?(?:へ|に)|漏えい(?:した|の)(?:対象の)?(?:方|人|患者)|ご家族|関係者")
 });
 static BARE_FILING: LazyLock<Regex> = LazyLock::new(|| re(r"届(?:け)?出"));
-static REPORT_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"届|報告|連絡|提出|通知|知らせ|説明|謝罪|詫び|わび|周知|案内|郵送"));
-static NOTICE_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"通知|連絡|知らせ|説明|謝罪|詫び|わび|周知|案内|郵送|報告"));
+static REPORT_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"届|報告|連絡|提出|通知"));
+static NOTICE_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"通知|連絡|知らせ|説明|謝罪|詫び|わび|周知|案内|報告"));
 static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
     re(r"まだ|て(?:い|お)?ない|てない|ていません|てません|ておらず|てなく|できていな|できてな|これから|未(?:届|報告|通知|提出|実施|了|済|対応)|予定|今後|つもり|しなければ|しないと|必要|べき|ですか|ますか|でしょうか|どう|方法|忘れ|しない|せず|ません|なし|無し|いない|\?")
 });
@@ -403,7 +403,9 @@ fn report_status(t: &str, mentions: &[usize], others: &[usize], action: &Regex) 
         let stop = others.iter().copied().filter(|&o| o > p && o < end_sentence).min().unwrap_or(end_sentence);
         let window = &t[p..stop];
         let rest = &t[stop..end_sentence];
-        let window_has_action = action.is_match(window);
+        // 「厚労省と委員会に報告しました」: a list shares the verb that follows
+        let joined = ["と", "や", "・", "および", "及び", "、", "とも", "にも"].iter().any(|j| window.ends_with(j)) && window.chars().count() <= 14;
+        let window_has_action = action.is_match(window) || (joined && action.is_match(rest));
         if !window_has_action && !action.is_match(rest) {
             continue;
         }
@@ -432,7 +434,12 @@ fn positions(re: &Regex, t: &str) -> Vec<usize> {
 pub fn reports(t: &str) -> (ReportStatus, ReportStatus, ReportStatus) {
     let mhlw = positions(&MHLW, t);
     let ppc = positions(&PPC, t);
-    let victim: Vec<usize> = VICTIM.find_iter(t).map(|m| m.start()).collect();
+    // 「別の患者さんに渡した」 names the wrong recipient, not the people to notify
+    let victim: Vec<usize> = VICTIM
+        .find_iter(t)
+        .map(|m| m.start())
+        .filter(|&p| !["別の", "他の", "違う", "ほかの", "別"].iter().any(|w| t[..p].ends_with(w)))
+        .collect();
     let all: Vec<usize> = mhlw.iter().chain(&ppc).chain(&victim).copied().collect();
     let others = |own: &[usize]| -> Vec<usize> { all.iter().copied().filter(|p| !own.contains(p)).collect() };
     let mut m = report_status(t, &mhlw, &others(&mhlw), &REPORT_ACTION);

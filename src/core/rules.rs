@@ -278,7 +278,13 @@ impl RuleSet {
                     source: e.source.clone(),
                 });
             }
-            Membership::Unknown => missing.push(MissingFact::Membership),
+            Membership::Unknown => {
+                missing.push(MissingFact::Membership);
+                reasons.push(Reason {
+                    text: "対象はA①会員が開設者・管理者である医療機関です。A①会員かどうかを伺っていません。".into(),
+                    source: self.effective_source.clone(),
+                });
+            }
             Membership::A1 => reasons.push(Reason {
                 text: "A①会員が開設・管理する医療機関として扱いました。".into(),
                 source: self.effective_source.clone(),
@@ -291,7 +297,18 @@ impl RuleSet {
                 let e = self.exclusion(Exclusion::Insider);
                 reasons.push(Reason { text: "職員など内部の人による犯罪（内部犯罪）が原因の事案は、どちらの支援金も対象外です。".into(), source: e.source.clone() });
             }
-            IncidentKind::Unknown => missing.push(MissingFact::IncidentKind),
+            IncidentKind::Unknown => {
+                missing.push(MissingFact::IncidentKind);
+                let attack = self.payment(PaymentKind::CyberAttack);
+                let leak = self.payment(PaymentKind::Leak);
+                reasons.push(Reason {
+                    text: format!(
+                        "何が起きたか（サイバー攻撃か、攻撃によらない個人情報の漏えいか）で支援金が変わります（{} {}／{} {}）。",
+                        attack.name, attack.amount, leak.name, leak.amount
+                    ),
+                    source: attack.source.clone(),
+                });
+            }
             _ => {}
         }
 
@@ -309,9 +326,13 @@ impl RuleSet {
                     source: self.effective_source.clone(),
                 });
             }
-            None => missing.push(MissingFact::IncidentDate),
+            None => {
+                missing.push(MissingFact::IncidentDate);
+                reasons.push(Reason { text: format!("対象は{eff}以降に発生した被害です。被害の時期を伺っていません。"), source: self.effective_source.clone() });
+            }
         }
 
+        missing.sort();
         if !exclusions.is_empty() {
             return Assessment {
                 eligible: Some(false),
@@ -372,7 +393,6 @@ impl RuleSet {
             }
             amount = Some(total);
         }
-        missing.sort();
         let eligible = if missing.is_empty() { Some(true) } else { None };
         Assessment {
             eligible,
