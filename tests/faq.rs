@@ -254,6 +254,40 @@ fn html_is_self_contained_escaped_and_has_every_answer() {
 }
 
 #[test]
+fn payment_table_comes_from_the_rule_engine() {
+    for (name, bot) in bots() {
+        let f = Faq::from_bot(bot);
+        let t = f.payments.as_ref().expect("a payment table");
+        assert_eq!(Some(t.category.as_str()), bot.intents.iter().find(|i| i.label == Label::Coverage).map(|i| i.category.as_str()));
+        let html = faq::html::render(&f);
+        let table = &html[html.find("<table class=\"payments\">").expect("html table")..];
+        let table = &table[..table.find("</table>").unwrap()];
+        let (md_text, _) = markdown_text(&faq::markdown::render(&f));
+        let d = bot.rules.effective_from;
+        assert!(table.contains(&format!("{}年{}月{}日", chrono::Datelike::year(&d), chrono::Datelike::month(&d), chrono::Datelike::day(&d))));
+        for p in &bot.rules.payments {
+            for needle in [p.name.clone(), p.amount.to_string()] {
+                assert!(table.contains(&needle), "{name}: html table lacks {needle}");
+                assert!(md_text.contains(&needle), "{name}: markdown lacks {needle}");
+            }
+            for r in &p.requirements {
+                assert!(table.contains(&bot.rules.requirement(*r).name), "{name}: requirement {r:?}");
+            }
+        }
+        for s in &bot.rules.supplements {
+            assert!(table.contains(&format!("+{}", s.amount)), "{name}: supplement amount");
+        }
+        for e in &bot.rules.exclusions {
+            assert!(html.contains(&e.name) && md_text.contains(&e.name), "{name}: exclusion {}", e.name);
+        }
+        // the table sits in the payment category's section, before its first question
+        let sec = html.find(&format!("<section class=\"cat\" id=\"{}\">", f.categories().iter().find(|c| c.name == t.category).unwrap().anchor)).unwrap();
+        let tpos = html.find("<table class=\"payments\">").unwrap();
+        assert!(sec < tpos && tpos < sec + html[sec..].find("<details").unwrap());
+    }
+}
+
+#[test]
 fn faq_check_passes_on_the_fixture() {
     let bot = fixture_bot();
     let f = Faq::from_bot(bot);

@@ -53,8 +53,11 @@ fn payment_table(o: &mut String, t: &PaymentTable) {
     for r in &t.rows {
         let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&r.name), cell(&r.when), cell(&r.amount), cell(&r.requirements));
     }
+    if !t.notes.is_empty() {
+        o.push('\n');
+    }
     for n in &t.notes {
-        let _ = writeln!(o, "\n- {}", escape(n));
+        let _ = writeln!(o, "- {}", escape(n));
     }
 }
 

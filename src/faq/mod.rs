@@ -7,12 +7,14 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 
-use chrono::{DateTime, FixedOffset, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone};
 
 use crate::core::dialogue::{with_source, Bot};
 use crate::core::hours::{jst, HOTLINE, OFFICIAL_URL};
 use crate::core::intents::IntentDef;
+use crate::core::facts::IncidentKind;
 use crate::core::label::Label;
+use crate::core::rules::RuleSet;
 use crate::core::turn::{ConversationState, ReplyKind};
 
 /// Title of every exported document.
@@ -135,13 +137,14 @@ impl Faq {
             }
         }
         entries.sort_by_key(|e| order.iter().position(|c| *c == e.category));
+        let payment_category = bot.intents.iter().find(|i| i.label == Label::Coverage).map(|i| i.category.clone());
         Faq {
             title: TITLE.to_string(),
             hotline: HOTLINE.to_string(),
             hotline_hours: HOTLINE_HOURS.to_string(),
             official_url: OFFICIAL_URL.to_string(),
             entries,
-            payments: None,
+            payments: payment_category.map(|c| payment_table(&bot.rules, c)),
         }
     }
 
@@ -160,6 +163,54 @@ impl Faq {
     /// The newest `updated` date of any entry.
     pub fn updated(&self) -> String {
         self.entries.iter().map(|e| e.updated.as_str()).max().unwrap_or("").to_string()
+    }
+}
+
+/// Reader's wording of an incident kind of the rules.
+fn incident_words(k: IncidentKind) -> &'static str {
+    match k {
+        IncidentKind::CyberAttack => "サイバー攻撃を受けた",
+        IncidentKind::AttackLeak => "サイバー攻撃で個人情報が漏えいした",
+        IncidentKind::Leak => "サイバー攻撃によらない個人情報の漏えい（FAX・メールの誤送信、USBメモリの紛失、ノートPCの盗難など）",
+        IncidentKind::Insider => "内部犯罪",
+        IncidentKind::Unknown => "不明",
+    }
+}
+
+/// The payment rules of the rule engine as a table: amounts, requirements,
+/// supplements, exclusions and the effective date all come from `rules/`.
+pub fn payment_table(rules: &RuleSet, category: String) -> PaymentTable {
+    let req_names = |rs: &[crate::core::rules::Requirement]| rs.iter().map(|r| rules.requirement(*r).name.clone()).collect::<Vec<_>>().join("、");
+    let mut rows = Vec::new();
+    for p in &rules.payments {
+        rows.push(PaymentRow {
+            name: p.name.clone(),
+            when: p.incident_kinds.iter().map(|k| incident_words(*k)).collect::<Vec<_>>().join("、または"),
+            amount: p.amount.to_string(),
+            requirements: req_names(&p.requirements),
+        });
+        for s in rules.supplements.iter().filter(|s| s.payment == p.kind) {
+            rows.push(PaymentRow {
+                name: format!("{}（{}への加算）", s.name, p.name),
+                when: format!("攻撃が原因で{}日以上休業した", s.min_closure_days),
+                amount: format!("+{}（合計 {}）", s.amount, crate::core::rules::Yen(p.amount.get() + s.amount.get())),
+                requirements: format!("{}と同じ（{}）", p.name, req_names(&p.requirements)),
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    if rules.payments.len() > 1 {
+        notes.push("1つの事案で受け取れるのは、いずれか1つの支援金だけです。".to_string());
+    }
+    if !rules.exclusions.is_empty() {
+        notes.push(format!("対象外: {}。", rules.exclusions.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join("、")));
+    }
+    notes.push("ここに示すのは制度の概要です。支給の最終判断は制度側が行います。".to_string());
+    PaymentTable {
+        category,
+        effective: format!("{}年{}月{}日", rules.effective_from.year(), rules.effective_from.month(), rules.effective_from.day()),
+        rows,
+        notes,
     }
 }
 
