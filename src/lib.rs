@@ -6,6 +6,10 @@
 //! - [`content`]: where the data files come from (compiled in, or a directory).
 //! - [`engine`]: assembles a [`core::dialogue::Bot`] from content, validating it.
 //! - [`faq`]: the FAQ export (md, html, csv/tsv, json) built from the bot's content.
+//! - [`service`]: the application service every channel calls (`Service::handle`), and
+//!   the staff desk (claim, reply, resolve, outbox); over [`store`] (sqlx, SQLite or
+//!   PostgreSQL), [`redact`] (PII removed before anything is written) and [`spool`]
+//!   (turns kept on disk while the database is down).
 //!
 //! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
 //! only through [`core::turn::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.

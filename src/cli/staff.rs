@@ -45,7 +45,7 @@ pub enum Command {
         id: i64,
         #[arg(long)]
         note: Option<String>,
-        /// Your name (default: MADOGUCHI_STAFF, else $USER).
+        /// Your name (default: the assignee, else MADOGUCHI_STAFF, else $USER).
         #[arg(long = "as")]
         staff: Option<String>,
     },
@@ -167,7 +167,7 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
                     Some(s) => s,
                     None => match desk.escalation(id).await?.and_then(|(e, _)| e.assignee) {
                         Some(a) => a,
-                        None => staff_name(None)?,
+                        None => default_staff().unwrap_or_else(|| "事務局".into()),
                     },
                 };
                 match desk.staff_reply(id, &staff, &text).await {
@@ -182,7 +182,13 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             Command::Resolve { id, note, staff } => {
-                let staff = staff_name(staff)?;
+                let staff = match staff {
+                    Some(s) => s,
+                    None => match desk.escalation(id).await?.and_then(|(e, _)| e.assignee) {
+                        Some(a) => a,
+                        None => default_staff().unwrap_or_else(|| "事務局".into()),
+                    },
+                };
                 match desk.resolve(id, &staff, note.as_deref()).await {
                     Ok(e) => {
                         println!("#{} を解決済みにしました（{}）。", e.id, staff);
