@@ -14,6 +14,9 @@
 //! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
 //! only through [`core::turn::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
 
+pub mod app;
+pub mod channels;
+pub mod config;
 pub mod content;
 pub mod core;
 pub mod engine;

@@ -48,6 +48,8 @@ enum Command {
     },
     /// Messages per intent, fallbacks, escalations, median time to claim.
     Stats(cli::stats::Args),
+    /// Serve the HTTP API, Slack, Mattermost and Discord (whichever are configured).
+    Serve(cli::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Staff { command } => cli::staff::run(cli.db.as_ref(), command),
         Command::Stats(args) => cli::stats::run(cli.db.as_ref(), args),
         Command::Faq { command } => cli::faq::run(content, command),
+        Command::Serve(args) => cli::serve::run(content, cli.db.as_ref(), args),
     };
     match result {
         Ok(code) => code,

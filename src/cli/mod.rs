@@ -8,6 +8,7 @@ pub mod faq;
 pub mod intents;
 pub mod staff;
 pub mod stats;
+pub mod serve;
 
 use std::path::PathBuf;
 

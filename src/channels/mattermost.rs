@@ -1,0 +1,162 @@
+//! Mattermost: one endpoint, `/mattermost/webhook`, for both the outgoing webhook
+//! (form or JSON, answered as a thread comment) and the `/madoguchi` slash command
+//! (answered ephemerally). The `token` field must equal `MATTERMOST_TOKEN`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ratelimit::RATE_LIMITED_MESSAGE;
+use super::{neutralize_mass_mentions, Answer, ApiError, RawBody, Shared};
+use crate::config::MattermostConfig;
+use crate::core::turn::{ChannelKind, Inbound, Reply};
+
+/// The fields madoguchi reads from an outgoing webhook or slash command request.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Request {
+    #[serde(default)]
+    pub token: String,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub channel_id: Option<String>,
+    pub post_id: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    pub trigger_word: Option<String>,
+    /// Present for slash commands only.
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Webhook,
+    SlashCommand,
+}
+
+/// Body → request: JSON when it looks like JSON, otherwise form-encoded.
+pub fn parse(body: &[u8]) -> Result<Request, ApiError> {
+    let trimmed = body.iter().skip_while(|b| b.is_ascii_whitespace()).copied().next();
+    if trimmed == Some(b'{') {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("not a Mattermost request: {e}")))
+    } else {
+        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request("invalid_form", format!("not a Mattermost request: {e}")))
+    }
+}
+
+/// Request → Inbound (with the trigger word removed) and which kind it was.
+pub fn to_inbound(r: &Request) -> Result<(Inbound, Kind), ApiError> {
+    let user = r.user_id.clone().filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("missing_field", "user_id is required"))?;
+    let channel = r.channel_id.clone().filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("missing_field", "channel_id is required"))?;
+    let kind = if r.command.is_some() { Kind::SlashCommand } else { Kind::Webhook };
+    let mut text = r.text.trim();
+    if let Some(t) = r.trigger_word.as_deref().filter(|t| !t.is_empty()) {
+        text = text.strip_prefix(t).unwrap_or(text).trim();
+    }
+    Ok((Inbound { channel: ChannelKind::Mattermost, user, conversation: channel, text: text.to_string() }, kind))
+}
+
+/// Reply → Mattermost Markdown: the text (mass mentions defused) and the choices as a
+/// list of things the member can send next.
+pub fn render(reply: &Reply) -> String {
+    let mut s = reply.text.clone();
+    if !reply.choices.is_empty() {
+        s.push_str("\n\n次のように送っていただくと続けてお答えできます:");
+        for c in &reply.choices {
+            s.push_str(&format!("\n- {}（「{}」）", c.label, c.value));
+        }
+    }
+    neutralize_mass_mentions(&s)
+}
+
+/// The response JSON: a thread comment for webhooks, ephemeral for slash commands.
+pub fn response(text: &str, kind: Kind) -> Value {
+    match kind {
+        Kind::Webhook => json!({"text": text, "response_type": "comment"}),
+        Kind::SlashCommand => json!({"text": text, "response_type": "ephemeral"}),
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    shared: Shared,
+    cfg: MattermostConfig,
+}
+
+pub fn routes(shared: Shared, cfg: MattermostConfig) -> Router {
+    Router::new().route("/mattermost/webhook", post(webhook)).with_state(Ctx { shared, cfg })
+}
+
+async fn webhook(State(ctx): State<Ctx>, body: Result<RawBody, ApiError>) -> Response {
+    let body = match body {
+        Ok(RawBody(b)) => b,
+        Err(e) => return e.into_response(),
+    };
+    let req = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if req.token.is_empty() || !ctx.cfg.token.matches(&req.token) {
+        return ApiError::unauthorized("token does not match MATTERMOST_TOKEN").into_response();
+    }
+    let (inbound, kind) = match to_inbound(&req) {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let text = match ctx.shared.answer(inbound).await {
+        Answer::Reply(o) => render(&o.reply),
+        Answer::Limited { .. } => RATE_LIMITED_MESSAGE.to_string(),
+    };
+    (StatusCode::OK, Json(response(&text, kind))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::label::Label;
+    use crate::core::turn::{Choice, ReplyKind};
+
+    #[test]
+    fn outgoing_webhook_form_becomes_inbound_without_trigger_word() {
+        let body = b"token=tok&team_id=t&channel_id=ch1&user_id=u1&user_name=taro&post_id=p1&text=%23madoguchi+%E6%94%AF%E6%8F%B4%E9%87%91%E3%81%AF%EF%BC%9F&trigger_word=%23madoguchi";
+        let r = parse(body).unwrap();
+        let (i, kind) = to_inbound(&r).unwrap();
+        assert_eq!(kind, Kind::Webhook);
+        assert_eq!(i, Inbound { channel: ChannelKind::Mattermost, user: "u1".into(), conversation: "ch1".into(), text: "支援金は？".into() });
+    }
+
+    #[test]
+    fn slash_command_json_is_ephemeral() {
+        let r = parse(r#"{"token":"tok","command":"/madoguchi","text":"窓口は何時まで？","user_id":"u2","channel_id":"c2"}"#.as_bytes()).unwrap();
+        let (i, kind) = to_inbound(&r).unwrap();
+        assert_eq!(kind, Kind::SlashCommand);
+        assert_eq!(i.text, "窓口は何時まで？");
+        assert_eq!(response("x", kind)["response_type"], "ephemeral");
+        assert_eq!(response("x", Kind::Webhook)["response_type"], "comment");
+    }
+
+    #[test]
+    fn missing_user_or_channel_is_a_400() {
+        let r = parse(b"token=tok&text=hi").unwrap();
+        assert_eq!(to_inbound(&r).unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn render_lists_choices_and_defuses_mass_mentions() {
+        let reply = Reply {
+            text: "@channel 窓口は 0120-179-066".into(),
+            intent: Label::Hotline,
+            confidence: 1.0,
+            urgent: false,
+            kind: ReplyKind::Answer,
+            choices: vec![Choice { label: "支援金".into(), value: "支援金はいくら？".into() }],
+            escalate: None,
+            sources: vec![],
+        };
+        let s = render(&reply);
+        assert!(!s.contains("@channel") && s.contains("0120-179-066") && s.contains("支援金はいくら？"));
+    }
+}
