@@ -331,7 +331,8 @@ impl Handler {
                 return;
             }
         };
-        let staff = Shared::staff_name(ChannelKind::Discord, &msg.author.name);
+        // the user id: the same identity the Claim button records
+        let staff = Shared::staff_name(ChannelKind::Discord, &msg.author.id.get().to_string());
         let notice = match service.staff_reply(esc.id, &staff, text).await {
             Ok(_) => {
                 self.shared.wake.notify_one();
@@ -420,7 +421,7 @@ impl Handler {
                 if Some(c.channel_id.get()) != self.cfg.staff_channel_id {
                     return;
                 }
-                let staff = Shared::staff_name(ChannelKind::Discord, &c.user.name);
+                let staff = Shared::staff_name(ChannelKind::Discord, &c.user.id.get().to_string());
                 let text = match act {
                     ButtonAct::Claim(id) => match self.shared.service.claim(id, &staff).await {
                         Ok(_) => format!("#{id} は {} さんが担当します。スレッドへの返信が利用者に届きます。", c.user.name),

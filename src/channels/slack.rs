@@ -89,9 +89,10 @@ fn now_unix() -> i64 {
 // Text in and out
 
 /// Escapes text for Slack mrkdwn so it can never form a link or a mention
-/// (`<!channel>`, `<!everyone>`, `<@U…>`, `<#C…>` all need `<`).
+/// (`<!channel>`, `<!everyone>`, `<@U…>`, `<#C…>` all need `<`); bare `@channel`
+/// style words also get a zero-width space, in case an app setting links names.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    super::neutralize_mass_mentions(&text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
 }
 
 /// Member text as the bot should read it: mentions and special tokens dropped, links
@@ -399,7 +400,9 @@ pub enum InteractionAct {
     /// A choice button: its value is the member's next message. Ephemeral messages
     /// (slash-command answers) are answered through `response_url`.
     Choice { inbound: Inbound, target: Target, response_url: Option<String> },
-    Staff { op: StaffOp, escalation_id: i64, staff: String, channel: String, message_ts: Option<String> },
+    /// `staff` is the Slack user id (the same identity a thread reply carries, so the
+    /// one who claims can reply); `display` is for notices.
+    Staff { op: StaffOp, escalation_id: i64, staff: String, display: String, channel: String, message_ts: Option<String> },
     Ignore(&'static str),
 }
 
@@ -422,9 +425,9 @@ pub fn classify_interaction(i: &Interaction, staff_channel: Option<&str>) -> Int
         let Some(id) = action.value.as_deref().and_then(|v| v.trim().parse::<i64>().ok()) else {
             return InteractionAct::Ignore("staff button without an escalation id");
         };
-        let who = i.user.username.clone().or_else(|| i.user.name.clone()).unwrap_or_else(|| i.user.id.clone());
+        let display = i.user.username.clone().or_else(|| i.user.name.clone()).unwrap_or_else(|| i.user.id.clone());
         let op = if action.action_id == CLAIM_ACTION { StaffOp::Claim } else { StaffOp::Resolve };
-        return InteractionAct::Staff { op, escalation_id: id, staff: who, channel, message_ts };
+        return InteractionAct::Staff { op, escalation_id: id, staff: i.user.id.clone(), display, channel, message_ts };
     }
     if action.action_id.starts_with(CHOICE_ACTION_PREFIX) {
         let Some(value) = action.value.clone().filter(|v| !v.trim().is_empty()) else {
@@ -752,24 +755,24 @@ async fn interactions(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<R
             let c = ctx.clone();
             ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, response_url).await });
         }
-        InteractionAct::Staff { op, escalation_id, staff, channel, message_ts } => {
+        InteractionAct::Staff { op, escalation_id, staff, display, channel, message_ts } => {
             let c = ctx.clone();
-            ctx.shared.tasks.spawn(async move { staff_action(&c, op, escalation_id, &staff, channel, message_ts).await });
+            ctx.shared.tasks.spawn(async move { staff_action(&c, op, escalation_id, &staff, &display, channel, message_ts).await });
         }
     }
     StatusCode::OK.into_response()
 }
 
-async fn staff_action(ctx: &Ctx, op: StaffOp, id: i64, staff: &str, channel: String, message_ts: Option<String>) {
+async fn staff_action(ctx: &Ctx, op: StaffOp, id: i64, staff: &str, display: &str, channel: String, message_ts: Option<String>) {
     let service = &ctx.shared.service;
     let name = Shared::staff_name(ChannelKind::Slack, staff);
     let text = match op {
         StaffOp::Claim => match service.claim(id, &name).await {
-            Ok(_) => format!("#{id} は {staff} さんが担当します。このスレッドへの返信が利用者に届きます。"),
+            Ok(_) => format!("#{id} は {display} さんが担当します。このスレッドへの返信が利用者に届きます。"),
             Err(e) => format!("#{id} を担当にできませんでした: {e}"),
         },
         StaffOp::Resolve => match service.resolve(id, &name, None).await {
-            Ok(_) => format!("#{id} は {staff} さんが解決済みにしました。"),
+            Ok(_) => format!("#{id} は {display} さんが解決済みにしました。"),
             Err(e) => format!("#{id} を解決済みにできませんでした: {e}"),
         },
     };
@@ -888,8 +891,8 @@ mod tests {
 
     #[test]
     fn escape_defuses_every_mention_form() {
-        let t = escape("<!everyone> <!channel> <!here> <@U123> <#C42|general> a&b");
-        assert_eq!(t, "&lt;!everyone&gt; &lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;#C42|general&gt; a&amp;b");
+        let t = escape("<!everyone> <!channel> <!here> <@U123> <#C42|general> a&b @here");
+        assert_eq!(t, "&lt;!everyone&gt; &lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;#C42|general&gt; a&amp;b @\u{200B}here");
         assert!(!t.contains('<') && !t.contains('>'));
     }
 
@@ -1001,7 +1004,7 @@ mod tests {
         };
         assert_eq!(
             classify_interaction(&mk("CSTAFF"), Some("CSTAFF")),
-            InteractionAct::Staff { op: StaffOp::Claim, escalation_id: 12, staff: "hanako".into(), channel: "CSTAFF".into(), message_ts: Some("5.5".into()) }
+            InteractionAct::Staff { op: StaffOp::Claim, escalation_id: 12, staff: "US".into(), display: "hanako".into(), channel: "CSTAFF".into(), message_ts: Some("5.5".into()) }
         );
         assert!(matches!(classify_interaction(&mk("C1"), Some("CSTAFF")), InteractionAct::Ignore(_)));
     }

@@ -1,0 +1,318 @@
+//! The channels end to end: the real server on 127.0.0.1:0 with a fresh SQLite store,
+//! Slack's Web API replaced by a recording mock (see tests/support).
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+const URGENT: &str = "ランサムウェアに感染しました。いま画面に脅迫文が出ていて電子カルテが開けません";
+
+fn all_posted_text(app: &TestApp) -> String {
+    app.slack.calls().iter().map(|c| c.body.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn signed_urgent_mention_is_answered_in_its_thread_with_the_hotline() {
+    let mut app = spawn_app().await;
+    let ev = event_callback("Ev001", app_mention("C100", "1700000000.000100", "U1", URGENT));
+    let res = app.post_event(ev).await;
+    assert_eq!(res.status(), 200);
+
+    let post = app.slack.wait_for_post("C100", Some("1700000000.000100")).await;
+    let text = post.to_string();
+    assert!(text.contains("0120-179-066"), "{text}");
+    let auth = app.slack.calls().into_iter().find(|c| c.body["channel"] == "C100").unwrap().auth;
+    assert_eq!(auth.as_deref(), Some(format!("Bearer {BOT_TOKEN}").as_str()));
+
+    // the escalation reaches the staff channel with Claim / Resolve buttons
+    let staff = app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    let s = staff.to_string();
+    assert!(s.contains("staff_claim") && s.contains("staff_resolve"), "{s}");
+    app.stop().await;
+    let open = app.service.list_escalations(None).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].channel.as_str(), "slack");
+    assert!(open[0].staff_ref.is_some(), "the staff post's ts is recorded");
+}
+
+#[tokio::test]
+async fn url_verification_echoes_the_challenge() {
+    let app = spawn_app().await;
+    let body = json!({"type": "url_verification", "token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"});
+    let res = app.post_event(body).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+}
+
+#[tokio::test]
+async fn forged_and_stale_requests_are_401_and_never_answered() {
+    let mut app = spawn_app().await;
+    let forged_ev = event_callback("EvForged", app_mention("C200", "1700000000.000200", "U1", URGENT)).to_string();
+    // signed with the wrong secret
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let bad_sig = madoguchi::channels::slack::sign(&madoguchi::config::Secret::new("not-the-secret"), &ts, forged_ev.as_bytes());
+    let res = app
+        .client
+        .post(app.url("/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", bad_sig)
+        .body(forged_ev.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "unauthorized");
+    // no signature at all
+    let res = app.client.post(app.url("/slack/events")).body(forged_ev.clone()).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // correctly signed but 10 minutes old (a replay)
+    let stale = event_callback("EvStale", app_mention("C200", "1700000000.000201", "U1", URGENT)).to_string();
+    let res = app.post_slack("/slack/events", &stale, "application/json", 600, &[]).await;
+    assert_eq!(res.status(), 401);
+    // the same on the other Slack endpoints
+    for path in ["/slack/commands", "/slack/interactions"] {
+        let res = app.client.post(app.url(path)).header("x-slack-request-timestamp", &ts).header("x-slack-signature", "v0=00").body("a=b").send().await.unwrap();
+        assert_eq!(res.status(), 401, "{path}");
+    }
+
+    app.stop().await; // everything accepted is finished
+    assert!(app.slack.calls().is_empty(), "{:#?}", app.slack.calls());
+    assert!(app.service.list_escalations(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_event_id_is_answered_once() {
+    let mut app = spawn_app().await;
+    let ev = event_callback("EvDup", app_mention("C300", "1700000000.000300", "U1", "窓口の電話番号を教えてください"));
+    assert_eq!(app.post_event(ev.clone()).await.status(), 200);
+    // Slack's retry of the same event
+    let res = app.post_slack("/slack/events", &ev.to_string(), "application/json", 0, &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")]).await;
+    assert_eq!(res.status(), 200);
+    app.stop().await;
+    let in_thread = app.slack.posts().into_iter().filter(|p| p["thread_ts"] == "1700000000.000300").count();
+    assert_eq!(in_thread, 1, "{:#?}", app.slack.calls());
+}
+
+#[tokio::test]
+async fn mentions_in_member_text_are_never_echoed_live() {
+    let mut app = spawn_app().await;
+    let text = format!("<!channel> <!everyone> @here <@U999> {URGENT}");
+    let ev = event_callback("EvMention", app_mention("C400", "1700000000.000400", "U1", &text));
+    assert_eq!(app.post_event(ev).await.status(), 200);
+    app.slack.wait_for_post("C400", Some("1700000000.000400")).await;
+    let staff = app.slack.wait_for_post(STAFF_CHANNEL, None).await.to_string();
+    app.stop().await;
+    // the member's words did reach the staff post (so the check below is not vacuous)
+    assert!(staff.contains("ランサムウェア"), "{staff}");
+    let all = all_posted_text(&app);
+    for live in ["<!channel>", "<!everyone>", "<!here>", "<@U999>", "@here", "@everyone", "@channel"] {
+        assert!(!all.contains(live), "{live} echoed: {all}");
+    }
+}
+
+#[tokio::test]
+async fn direct_messages_are_answered_and_bot_messages_ignored() {
+    let mut app = spawn_app().await;
+    let dm = json!({"type": "message", "channel_type": "im", "user": "U5", "text": "支援金はいくらもらえますか", "channel": "D500", "ts": "1700000000.000500"});
+    assert_eq!(app.post_event(event_callback("EvDm", dm)).await.status(), 200);
+    let bot = json!({"type": "message", "channel_type": "im", "bot_id": "B1", "user": "UBOT", "text": "自分の投稿", "channel": "D501", "ts": "1700000000.000501"});
+    assert_eq!(app.post_event(event_callback("EvBot", bot)).await.status(), 200);
+    app.stop().await;
+    let posts = app.slack.posts();
+    assert!(posts.iter().any(|p| p["channel"] == "D500" && p["thread_ts"] == "1700000000.000500"));
+    assert!(!posts.iter().any(|p| p["channel"] == "D501"));
+}
+
+#[tokio::test]
+async fn staff_claim_and_thread_reply_reach_the_member_thread() {
+    let mut app = spawn_app().await;
+    let ev = event_callback("EvStaff", app_mention("C600", "1700000000.000600", "U6", URGENT));
+    app.post_event(ev).await;
+    let staff_post_ts = {
+        app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+        // the mock answers with ts = 1800000000.<call number>
+        let calls = app.slack.calls();
+        let n = calls.iter().position(|c| c.body["channel"] == STAFF_CHANNEL && c.body.get("thread_ts").is_none()).unwrap() + 1;
+        format!("1800000000.{n:06}")
+    };
+    // wait until the ts is recorded, then claim with the button
+    let id = loop_until_staff_ref(&app).await;
+    let payload = json!({
+        "type": "block_actions", "user": {"id": "USTAFF", "username": "suzuki"}, "channel": {"id": STAFF_CHANNEL},
+        "message": {"ts": staff_post_ts}, "actions": [{"action_id": "staff_claim", "value": id.to_string()}]
+    });
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let res = app.post_slack("/slack/interactions", &form, "application/x-www-form-urlencoded", 0, &[]).await;
+    assert_eq!(res.status(), 200);
+    app.slack.wait_for("claim notice", |calls| calls.iter().any(|c| c.body.to_string().contains("suzuki さんが担当します"))).await;
+
+    // staff answer in the escalation's thread
+    let reply = json!({"type": "message", "channel_type": "channel", "user": "USTAFF", "text": "事務局の鈴木です。すぐにお電話ください。", "channel": STAFF_CHANNEL, "ts": "1800000001.000001", "thread_ts": staff_post_ts});
+    assert_eq!(app.post_event(event_callback("EvStaffReply", reply)).await.status(), 200);
+    app.slack
+        .wait_for("the staff reply in the member's thread", |calls| {
+            calls.iter().any(|c| c.body["channel"] == "C600" && c.body["thread_ts"] == "1700000000.000600" && c.body.to_string().contains("事務局の鈴木です"))
+        })
+        .await;
+    app.stop().await;
+    let e = app.service.list_escalations(None).await.unwrap().into_iter().find(|e| e.id == id).unwrap();
+    assert_eq!(e.status.as_str(), "claimed");
+    assert_eq!(e.assignee.as_deref(), Some("slack:USTAFF"));
+}
+
+async fn loop_until_staff_ref(app: &TestApp) -> i64 {
+    for _ in 0..200 {
+        if let Some(e) = app.service.list_escalations(None).await.unwrap().into_iter().find(|e| e.staff_ref.is_some()) {
+            return e.id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no escalation got its staff post recorded");
+}
+
+#[tokio::test]
+async fn slash_command_acks_ephemerally_then_answers_through_response_url() {
+    let mut app = spawn_app().await;
+    let form = serde_urlencoded::to_string([
+        ("command", "/madoguchi"),
+        ("text", "窓口の電話番号は？"),
+        ("user_id", "U7"),
+        ("channel_id", "C700"),
+        ("response_url", &app.response_url()),
+    ])
+    .unwrap();
+    let res = app.post_slack("/slack/commands", &form, "application/x-www-form-urlencoded", 0, &[]).await;
+    assert_eq!(res.status(), 200);
+    let ack: Value = res.json().await.unwrap();
+    assert_eq!(ack["response_type"], "ephemeral");
+    app.stop().await;
+    let answer = app.slack.calls().into_iter().find(|c| c.method == "response").expect("answered through response_url");
+    assert_eq!(answer.body["response_type"], "ephemeral");
+    assert!(answer.body.to_string().contains("0120-179-066"), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_choice_button_is_the_members_next_message() {
+    let mut app = spawn_app().await;
+    let payload = json!({
+        "type": "block_actions", "user": {"id": "U8", "username": "taro"}, "channel": {"id": "C800"},
+        "message": {"ts": "1700000000.000801", "thread_ts": "1700000000.000800"},
+        "container": {"type": "message", "message_ts": "1700000000.000801", "channel_id": "C800", "is_ephemeral": false},
+        "actions": [{"action_id": "choice_0", "value": "窓口の電話番号は？"}]
+    });
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let res = app.post_slack("/slack/interactions", &form, "application/x-www-form-urlencoded", 0, &[]).await;
+    assert_eq!(res.status(), 200);
+    let post = app.slack.wait_for_post("C800", Some("1700000000.000800")).await;
+    assert!(post.to_string().contains("0120-179-066"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn http_urgent_message_gets_the_hotline_and_an_escalation_id() {
+    let mut app = spawn_app().await;
+    let res = app.post_message(json!({"user": "member-1", "channel": "web", "text": URGENT})).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["reply"].as_str().unwrap().contains("0120-179-066"), "{v}");
+    assert_eq!(v["urgent"], true);
+    assert_eq!(v["intent"], "incident");
+    let id = v["escalation_id"].as_i64().expect("an escalation id");
+    for k in ["confidence", "choices", "staff_messages"] {
+        assert!(v.get(k).is_some(), "missing {k}: {v}");
+    }
+    app.stop().await;
+    let list = app.service.list_escalations(None).await.unwrap();
+    let e = list.iter().find(|e| e.id == id).expect("the id is in the queue");
+    assert_eq!(e.reason.as_str(), "urgent");
+    assert_eq!(e.channel.as_str(), "http");
+}
+
+#[tokio::test]
+async fn http_bad_input_is_a_json_4xx_and_the_server_keeps_serving() {
+    let app = spawn_app().await;
+    let mb = format!("{{\"user\":\"u\",\"channel\":\"c\",\"text\":\"{}\"}}", "あ".repeat(350_000));
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("invalid json", b"{\"user\": \"u\", \"channel\": ".to_vec(), 400),
+        ("invalid utf-8", b"{\"user\":\"u\",\"channel\":\"c\",\"text\":\"\xff\xfe\"}".to_vec(), 400),
+        ("1 MB body", mb.into_bytes(), 413),
+        ("missing fields", b"{\"user\":\"u\"}".to_vec(), 422),
+        ("wrong types", b"{\"user\":1,\"channel\":\"c\",\"text\":\"x\"}".to_vec(), 422),
+        ("empty body", Vec::new(), 400),
+    ];
+    for (what, body, status) in cases {
+        let res = app.client.post(app.url("/v1/messages")).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{what}");
+        let v: Value = res.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        assert!(v["error"].is_string() && v["message"].is_string(), "{what}: {v}");
+    }
+    let res = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.json::<Value>().await.unwrap()["error"].is_string());
+    // still serving
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    let res = app.post_message(json!({"user": "u", "channel": "c", "text": "窓口の電話番号は？"})).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn too_many_messages_get_a_polite_429() {
+    let app = spawn_app_with(|c| c.rate_limit = madoguchi::config::RateLimit { burst: 2, per_minute: 1 }).await;
+    for _ in 0..2 {
+        assert_eq!(app.post_message(json!({"user": "fast", "channel": "c", "text": "こんにちは"})).await.status(), 200);
+    }
+    let res = app.post_message(json!({"user": "fast", "channel": "c", "text": "こんにちは"})).await;
+    assert_eq!(res.status(), 429);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "rate_limited");
+    assert!(v["message"].as_str().unwrap().contains("時間をおいて"));
+    // another member is not affected
+    assert_eq!(app.post_message(json!({"user": "calm", "channel": "c", "text": "こんにちは"})).await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_intents_and_escalations() {
+    let app = spawn_app().await;
+    app.post_message(json!({"user": "m", "channel": "c", "text": URGENT})).await;
+    app.client.post(app.url("/v1/messages")).body("{").send().await.unwrap();
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let t = res.text().await.unwrap();
+    assert!(t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"200\"} 1"), "{t}");
+    assert!(t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"400\"} 1"), "{t}");
+    assert!(t.contains("madoguchi_http_request_duration_seconds_count{route=\"/v1/messages\"} 2"), "{t}");
+    assert!(t.contains("madoguchi_intents_total{intent=\"incident\"} 1"), "{t}");
+    assert!(t.contains("madoguchi_escalations_total{reason=\"urgent\"} 1"), "{t}");
+}
+
+#[tokio::test]
+async fn mattermost_webhook_checks_the_token_and_answers_in_the_thread() {
+    let app = spawn_app().await;
+    let form = |token: &str| {
+        serde_urlencoded::to_string([("token", token), ("channel_id", "mm-ch"), ("user_id", "mm-u"), ("post_id", "p1"), ("text", "#madoguchi 窓口の電話番号は？ @channel"), ("trigger_word", "#madoguchi")])
+            .unwrap()
+    };
+    let res = app.client.post(app.url("/mattermost/webhook")).header("content-type", "application/x-www-form-urlencoded").body(form("wrong")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app.client.post(app.url("/mattermost/webhook")).header("content-type", "application/x-www-form-urlencoded").body(form(MATTERMOST_TOKEN)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["response_type"], "comment");
+    assert!(v["text"].as_str().unwrap().contains("0120-179-066"), "{v}");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_still_posts_an_accepted_event() {
+    let mut app = spawn_app().await;
+    let ev = event_callback("EvLate", app_mention("C900", "1700000000.000900", "U9", URGENT));
+    assert_eq!(app.post_event(ev).await.status(), 200);
+    app.stop().await; // SIGTERM right after the acknowledgement
+    let posts = app.slack.posts();
+    assert!(posts.iter().any(|p| p["channel"] == "C900" && p.to_string().contains("0120-179-066")), "answer dropped: {posts:#?}");
+    assert!(posts.iter().any(|p| p["channel"] == STAFF_CHANNEL), "escalation post dropped: {posts:#?}");
+}

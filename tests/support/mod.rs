@@ -1,0 +1,204 @@
+//! Test helpers for the channel integration tests: `spawn_app()` runs the whole server
+//! on 127.0.0.1:0 with a fresh SQLite store in a temporary directory, Slack and
+//! Mattermost configured, and Slack's Web API replaced by a local mock that records
+//! every call.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use madoguchi::app::{AppError, Application};
+use madoguchi::channels::slack::sign;
+use madoguchi::config::{Config, MattermostConfig, Secret, SlackConfig};
+use madoguchi::content::Content;
+use madoguchi::core::dialogue::Bot;
+use madoguchi::core::hours::{Clock, FixedClock};
+use madoguchi::service::{Service, StoreConfig};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret";
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+pub const STAFF_CHANNEL: &str = "CSTAFF";
+pub const MATTERMOST_TOKEN: &str = "mm-test-token";
+
+/// The bot is built once per test binary (lindera + training take a moment).
+pub fn bot() -> Arc<Bot> {
+    static BOT: OnceLock<Arc<Bot>> = OnceLock::new();
+    BOT.get_or_init(|| Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds"))).clone()
+}
+
+/// One recorded call to the mock Slack API (`method` = `chat.postMessage`, or
+/// `response` for a response_url).
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub auth: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Clone, Default)]
+pub struct MockSlack {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl MockSlack {
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn posts(&self) -> Vec<Value> {
+        self.calls().into_iter().filter(|c| c.method == "chat.postMessage").map(|c| c.body).collect()
+    }
+
+    /// Waits (bounded: up to ~20 s) until `pred` holds for the recorded calls.
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&[Call]) -> bool) -> Vec<Call> {
+        for _ in 0..200 {
+            let calls = self.calls();
+            if pred(&calls) {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("mock Slack never saw {what}; calls: {:#?}", self.calls());
+    }
+
+    /// Waits for a chat.postMessage in `channel` (and thread, when given).
+    pub async fn wait_for_post(&self, channel: &str, thread_ts: Option<&str>) -> Value {
+        let matches = |b: &Value| b["channel"] == channel && thread_ts.map_or(true, |t| b["thread_ts"] == t);
+        let calls = self.wait_for(&format!("a post in {channel} {thread_ts:?}"), |calls| calls.iter().any(|c| c.method == "chat.postMessage" && matches(&c.body))).await;
+        calls.into_iter().find(|c| c.method == "chat.postMessage" && matches(&c.body)).unwrap().body
+    }
+}
+
+async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut calls = m.calls.lock().unwrap();
+    calls.push(Call { method, auth, body });
+    let n = calls.len();
+    Json(json!({"ok": true, "ts": format!("1800000000.{n:06}"), "channel": "C"}))
+}
+
+async fn mock_response(State(m): State<MockSlack>, Json(body): Json<Value>) -> &'static str {
+    m.calls.lock().unwrap().push(Call { method: "response".into(), auth: None, body });
+    "ok"
+}
+
+async fn spawn_mock() -> (MockSlack, SocketAddr) {
+    let mock = MockSlack::default();
+    let app = Router::new()
+        .route("/api/:method", post(mock_method))
+        .route("/response", post(mock_response))
+        .with_state(mock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (mock, addr)
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub slack: MockSlack,
+    pub mock_addr: SocketAddr,
+    pub service: Service,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), AppError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn response_url(&self) -> String {
+        format!("http://{}/response", self.mock_addr)
+    }
+
+    /// POSTs a body signed the way Slack signs it, `age_secs` in the past.
+    pub async fn post_slack(&self, path: &str, body: &str, content_type: &str, age_secs: i64, extra: &[(&str, &str)]) -> reqwest::Response {
+        let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
+        let sig = sign(&Secret::new(SIGNING_SECRET), &ts, body.as_bytes());
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body.to_string());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post_event(&self, event: Value) -> reqwest::Response {
+        self.post_slack("/slack/events", &event.to_string(), "application/json", 0, &[]).await
+    }
+
+    pub async fn post_message(&self, body: Value) -> reqwest::Response {
+        self.client.post(self.url("/v1/messages")).json(&body).send().await.unwrap()
+    }
+
+    /// Graceful shutdown, as on SIGTERM; returns once everything accepted is done.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// A Slack `event_callback` envelope.
+pub fn event_callback(event_id: &str, event: Value) -> Value {
+    json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": event_id, "event_time": 1, "event": event})
+}
+
+pub fn app_mention(channel: &str, ts: &str, user: &str, text: &str) -> Value {
+    json!({"type": "app_mention", "user": user, "text": format!("<@UBOT> {text}"), "channel": channel, "ts": ts, "event_ts": ts})
+}
+
+/// Monday 10:00 JST: the hotline is open (answers do not depend on the real clock).
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").unwrap()))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (slack, mock_addr) = spawn_mock().await;
+    let mut store = StoreConfig::sqlite(dir.path().join("madoguchi.db"));
+    store.spool_path = Some(dir.path().join("spool.jsonl"));
+    let service = Service::build(bot(), store, clock()).await.expect("service builds on a fresh SQLite file");
+    let mut config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        poll_interval: Duration::from_millis(100),
+        slack: Some(SlackConfig {
+            signing_secret: Secret::new(SIGNING_SECRET),
+            bot_token: Secret::new(BOT_TOKEN),
+            staff_channel: Some(STAFF_CHANNEL.into()),
+            api_base: format!("http://{mock_addr}/api"),
+        }),
+        mattermost: Some(MattermostConfig { token: Secret::new(MATTERMOST_TOKEN) }),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let app = Application::build_with(config, service.clone()).await.expect("app builds");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, stop: Some(tx), handle: Some(handle), _dir: dir }
+}
