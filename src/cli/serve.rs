@@ -28,6 +28,9 @@ pub fn run(content: Option<&PathBuf>, db: Option<&PathBuf>, args: Args) -> anyho
     if let Some(c) = content {
         config.content = Some(c.clone());
     }
+    for line in config.summary() {
+        eprintln!("madoguchi serve: {line}");
+    }
     let store = super::store_config(db);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
