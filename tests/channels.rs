@@ -316,3 +316,20 @@ async fn graceful_shutdown_still_posts_an_accepted_event() {
     assert!(posts.iter().any(|p| p["channel"] == "C900" && p.to_string().contains("0120-179-066")), "answer dropped: {posts:#?}");
     assert!(posts.iter().any(|p| p["channel"] == STAFF_CHANNEL), "escalation post dropped: {posts:#?}");
 }
+
+#[tokio::test]
+async fn follow_ups_in_our_thread_need_no_mention_but_other_threads_are_left_alone() {
+    let mut app = spawn_app().await;
+    let root = "1700000000.001000";
+    app.post_event(event_callback("EvRoot", app_mention("C1000", root, "U10", "支援金はいくらですか"))).await;
+    app.slack.wait_for_post("C1000", Some(root)).await;
+    let follow = json!({"type": "message", "channel_type": "channel", "user": "U10", "text": "窓口の電話番号は？", "channel": "C1000", "ts": "1700000000.001001", "thread_ts": root});
+    assert_eq!(app.post_event(event_callback("EvFollow", follow)).await.status(), 200);
+    let other = json!({"type": "message", "channel_type": "channel", "user": "U11", "text": "窓口の電話番号は？", "channel": "C1000", "ts": "1700000000.002001", "thread_ts": "1700000000.002000"});
+    assert_eq!(app.post_event(event_callback("EvOther", other)).await.status(), 200);
+    app.stop().await;
+    let posts = app.slack.posts();
+    assert_eq!(posts.iter().filter(|p| p["thread_ts"] == root).count(), 2, "{posts:#?}");
+    assert!(posts.iter().filter(|p| p["thread_ts"] == root).any(|p| p.to_string().contains("0120-179-066")));
+    assert!(!posts.iter().any(|p| p["thread_ts"] == "1700000000.002000"));
+}

@@ -286,6 +286,9 @@ pub struct Event {
 pub enum EventAction {
     /// A member asked something: answer in `target`.
     Member { inbound: Inbound, target: Target, message_key: String },
+    /// A message in a channel thread without a mention: a member's follow-up if
+    /// madoguchi answered in that thread.
+    ThreadFollowUp { inbound: Inbound, target: Target, message_key: String },
     /// Staff wrote in an escalation's thread in the staff channel.
     StaffReply { thread_ts: String, staff: String, text: String, message_key: String },
     Ignore(&'static str),
@@ -317,17 +320,16 @@ pub fn classify_event(ev: &Event, staff_channel: Option<&str>) -> EventAction {
             _ => EventAction::Ignore("top-level message in the staff channel"),
         };
     }
-    let member = match ev.kind.as_str() {
-        "app_mention" => true,
-        "message" => ev.channel_type.as_deref() == Some("im"),
-        _ => false,
-    };
-    if !member {
-        return EventAction::Ignore("not a mention or direct message");
-    }
     let target = Target { channel: channel.clone(), thread_ts: Some(ev.thread_ts.clone().unwrap_or_else(|| ts.clone())) };
     let inbound = Inbound { channel: ChannelKind::Slack, user: user.clone(), conversation: target.conversation(), text };
-    EventAction::Member { inbound, target, message_key }
+    match ev.kind.as_str() {
+        "app_mention" => EventAction::Member { inbound, target, message_key },
+        "message" if ev.channel_type.as_deref() == Some("im") => EventAction::Member { inbound, target, message_key },
+        // a reply without a mention in a channel thread: answered only in threads
+        // madoguchi is already talking in (checked by the handler)
+        "message" if ev.thread_ts.as_ref().is_some_and(|t| t != ts) => EventAction::ThreadFollowUp { inbound, target, message_key },
+        _ => EventAction::Ignore("not a mention or direct message"),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -544,6 +546,12 @@ pub struct Seen {
 impl Seen {
     const KEEP: Duration = Duration::from_secs(3600);
 
+    /// True when `key` has not been offered (does not record it).
+    pub fn first_peek(&self, key: &str) -> bool {
+        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        !matches!(m.get(key), Some(t) if t.elapsed() < Self::KEEP)
+    }
+
     /// True the first time `key` is offered.
     pub fn first(&self, key: &str) -> bool {
         let now = Instant::now();
@@ -569,11 +577,23 @@ pub struct SlackState {
     pub cfg: SlackConfig,
     pub api: SlackApi,
     pub seen: Seen,
+    /// Channel threads madoguchi has answered in (follow-ups there need no mention).
+    threads: Seen,
 }
 
 impl SlackState {
     pub fn new(cfg: SlackConfig) -> SlackState {
-        SlackState { api: SlackApi::new(&cfg), cfg, seen: Seen::default() }
+        SlackState { api: SlackApi::new(&cfg), cfg, seen: Seen::default(), threads: Seen::default() }
+    }
+
+    fn remember_thread(&self, target: &Target) {
+        if target.thread_ts.is_some() {
+            self.threads.first(&target.conversation());
+        }
+    }
+
+    fn is_our_thread(&self, target: &Target) -> bool {
+        target.thread_ts.is_some() && !self.threads.first_peek(&target.conversation())
     }
 }
 
@@ -626,6 +646,12 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody
             let action = classify_event(&event, ctx.slack.cfg.staff_channel.as_deref());
             match action {
                 EventAction::Ignore(why) => tracing::debug!(%event_id, why, "Slack event ignored"),
+                EventAction::ThreadFollowUp { inbound, target, message_key } => {
+                    if ctx.slack.is_our_thread(&target) && ctx.slack.seen.first(&format!("msg:{message_key}")) {
+                        let c = ctx.clone();
+                        ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, None).await });
+                    }
+                }
                 EventAction::Member { inbound, target, message_key } => {
                     if ctx.slack.seen.first(&format!("msg:{message_key}")) {
                         let c = ctx.clone();
@@ -648,7 +674,12 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody
 /// the `response_url` for ephemeral slash-command conversations).
 async fn answer_member(ctx: &Ctx, inbound: Inbound, target: Target, response_url: Option<String>) {
     let msg = match ctx.shared.answer(inbound).await {
-        Answer::Reply(o) => reply_message(&o.reply, &target),
+        Answer::Reply(o) => {
+            if response_url.is_none() {
+                ctx.slack.remember_thread(&target);
+            }
+            reply_message(&o.reply, &target)
+        }
         Answer::Limited { notify: true } => text_message(RATE_LIMITED_MESSAGE, &target),
         Answer::Limited { notify: false } => return,
     };
@@ -934,6 +965,17 @@ mod tests {
         ] {
             assert!(matches!(classify_event(&ev(e.clone()), None), EventAction::Ignore(_)), "{e}");
         }
+    }
+
+    #[test]
+    fn an_unmentioned_thread_reply_is_a_possible_follow_up_but_top_level_chatter_is_not() {
+        let e = ev(json!({"type":"message","channel_type":"channel","user":"U1","text":"それはいくら？","channel":"C9","ts":"1700.09","thread_ts":"1700.01"}));
+        match classify_event(&e, Some("CSTAFF")) {
+            EventAction::ThreadFollowUp { inbound, .. } => assert_eq!(inbound.conversation, "C9/1700.01"),
+            other => panic!("{other:?}"),
+        }
+        let top = ev(json!({"type":"message","channel_type":"channel","user":"U1","text":"雑談","channel":"C9","ts":"1700.10"}));
+        assert!(matches!(classify_event(&top, Some("CSTAFF")), EventAction::Ignore(_)));
     }
 
     #[test]
