@@ -138,6 +138,15 @@ mod tests {
         assert_eq!(response("x", Kind::Webhook)["response_type"], "comment");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Ok(r) = parse(&body) {
+                let _ = to_inbound(&r);
+            }
+        }
+    }
+
     #[test]
     fn missing_user_or_channel_is_a_400() {
         let r = parse(b"token=tok&text=hi").unwrap();

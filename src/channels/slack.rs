@@ -1058,6 +1058,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn escaped_text_can_never_open_a_mention_or_link(t in ".{0,200}") {
+            let e = escape(&t);
+            proptest::prop_assert!(!e.contains('<') && !e.contains('>'));
+        }
+
+        #[test]
+        fn clean_incoming_never_panics_and_drops_every_special_mention(t in "[<>!@#|a-zあ ]{0,80}") {
+            let c = clean_incoming(&format!("<!channel> {t} <@U1>"));
+            proptest::prop_assert!(!c.contains("<!channel>") && !c.contains("<@U1>"));
+        }
+
+        #[test]
+        fn a_random_signature_is_never_accepted(sig in "[0-9a-f]{64}", body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let h = headers("1700000000", &format!("v0={sig}"));
+            let expected = sign(&Secret::new("k"), "1700000000", &body);
+            proptest::prop_assume!(expected != format!("v0={sig}"));
+            proptest::prop_assert_eq!(verify(&Secret::new("k"), &h, &body, 1_700_000_000), Err(SignatureError::Mismatch));
+        }
+    }
+
     #[test]
     fn seen_answers_true_once() {
         let s = Seen::default();
