@@ -262,7 +262,7 @@ pub fn staff_reply_text(text: &str) -> String {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Envelope {
     UrlVerification { challenge: String },
-    EventCallback { event_id: String, event: Event },
+    EventCallback { event_id: String, event: Box<Event> },
     #[serde(other)]
     Other,
 }

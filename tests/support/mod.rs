@@ -70,7 +70,7 @@ impl MockSlack {
 
     /// Waits for a chat.postMessage in `channel` (and thread, when given).
     pub async fn wait_for_post(&self, channel: &str, thread_ts: Option<&str>) -> Value {
-        let matches = |b: &Value| b["channel"] == channel && thread_ts.map_or(true, |t| b["thread_ts"] == t);
+        let matches = |b: &Value| b["channel"] == channel && thread_ts.is_none_or(|t| b["thread_ts"] == t);
         let calls = self.wait_for(&format!("a post in {channel} {thread_ts:?}"), |calls| calls.iter().any(|c| c.method == "chat.postMessage" && matches(&c.body))).await;
         calls.into_iter().find(|c| c.method == "chat.postMessage" && matches(&c.body)).unwrap().body
     }
