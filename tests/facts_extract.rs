@@ -231,3 +231,10 @@ fn a_correction_overrides_the_earlier_fact() {
     assert_eq!(merged.membership, Membership::A1);
     assert_eq!(merged.incident, IncidentKind::CyberAttack);
 }
+
+#[test]
+fn a_vague_closure_does_not_undo_a_given_length() {
+    let merged = facts("3日休診しました").merged(facts("休診しました"));
+    assert_eq!(merged.closure, Closure::Days(3));
+    assert_eq!(facts("いや、休業は半日です").closure, Closure::LessThanDay);
+}

@@ -126,6 +126,10 @@ impl Bot {
                 };
             }
         }
+        // 2b. the eligibility interview: continues, starts, or lets the member leave it
+        if let Some(r) = self.interview_turn(a, c, state, now) {
+            return r;
+        }
         // 3. English or other non-Japanese text the model cannot place
         if !has_japanese(text) && c.prediction.coverage < 0.35 && !matches!(c.intent, Label::Greeting | Label::Thanks) {
             state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);

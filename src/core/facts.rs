@@ -153,7 +153,11 @@ impl Facts {
                 (old, new) => pick(old, new, IncidentKind::Unknown),
             },
             date: newer.date.or(self.date),
-            closure: pick(self.closure, newer.closure, Closure::NotMentioned),
+            closure: match (self.closure, newer.closure) {
+                // a later 「休診しました」 does not undo a length already given
+                (old @ (Closure::Days(_) | Closure::LessThanDay | Closure::NewPatientsStopped), Closure::Unspecified) => old,
+                (old, new) => pick(old, new, Closure::NotMentioned),
+            },
             mhlw_report: pick(self.mhlw_report, newer.mhlw_report, ReportStatus::NotMentioned),
             ppc_report: pick(self.ppc_report, newer.ppc_report, ReportStatus::NotMentioned),
             victim_notice: pick(self.victim_notice, newer.victim_notice, ReportStatus::NotMentioned),
@@ -314,7 +318,7 @@ static DAYS_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static FULL_DAY: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?:丸一日|丸1日|終日|一日中|1日中|まる一日)[^。]{{0,6}}{CLOSED}")));
 static LESS_THAN_DAY: LazyLock<Regex> =
-    LazyLock::new(|| re(&format!(r"(?:半日|午前(?:中)?|午後|数時間|[0-9]+時間|夕方)(?:だけ|のみ)?(?:の)?[^。]{{0,4}}{CLOSED}")));
+    LazyLock::new(|| re(&format!(r"(?:半日|午前(?:中)?|午後|数時間|[0-9]+時間|夕方)(?:だけ|のみ)?(?:の)?[^。]{{0,4}}{CLOSED}|{CLOSED}(?:した(?:の)?)?(?:は|が|を|も)?(?:半日|午前中?|午後|数時間|[0-9]+時間)")));
 static NO_CLOSURE: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?:休業|休診|閉院|診療停止|休み)(?:は|も|を)?(?:して(?:い|お)?(?:ない|ません|らず)|してない|せず|なし|無し|なく|ありません|しなかった|しませんでした|していなかった|の必要はな|はない)|通常(?:通り|どおり)(?:の)?(?:診療|営業)|(?:診療|営業|外来)(?:は|も)?(?:通常|いつも)(?:通り|どおり)|診療(?:は|を)?(?:継続|続けて|続け)|休まず|休んで(?:い)?(?:ない|ません)|休業等?はなし")
 });
