@@ -146,3 +146,11 @@ fn the_state_survives_a_json_round_trip() {
     assert_final(&r);
     assert!(r.text.contains("50,000円"), "{}", r.text);
 }
+
+#[test]
+fn a_question_about_the_rule_gets_the_answer_not_an_interview() {
+    let mut s = ConversationState::default();
+    let r = say(&mut s, "もしランサムウェアに感染した場合も支援金は出ますか");
+    assert_ne!(r.kind, ReplyKind::Interview, "{}", r.text);
+    assert!(s.interview.is_none());
+}

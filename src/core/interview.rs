@@ -46,6 +46,7 @@ pub struct InterviewState {
 pub const START_VALUE: &str = "支援金の対象になるか確認したい";
 
 const START_CUES: &[&str] = &["対象になるか確認", "対象か確認", "対象かどうか確認", "支援金の対象か調べ", "対象になるか調べ"];
+const HYPOTHETICAL: &[&str] = &["場合", "もし", "たら", "としたら", "なら対象", "ケースは", "一般的に"];
 const STOP_CUES: &[&str] = &["やめる", "やめます", "中止", "キャンセル", "もういい", "終わり", "けっこうです", "結構です"];
 const UNSURE: &[&str] = &["わからない", "分からない", "わかりません", "分かりません", "不明", "知らない", "わからん", "覚えていない"];
 const YES: &[&str] = &["はい", "うん", "そうです", "そう", "yes", "y", "a1です", "a1会員です", "会員です", "入っています", "入ってます"];
@@ -173,7 +174,10 @@ impl Bot {
             let asks = START_CUES.iter().any(|s| t.contains(s));
             let case_facts = said.incident != IncidentKind::Unknown || said.date.is_some();
             let about_eligibility = matches!(c.intent, Label::Eligibility | Label::Claim) && c.confidence >= CLARIFY_BELOW;
-            if !(asks || (about_eligibility && case_facts)) {
+            // 「〜した場合も対象？」「もし感染したら」 ask about the rule, not a case:
+            // the intent's answer serves them better
+            let hypothetical = HYPOTHETICAL.iter().any(|h| t.contains(h));
+            if !(asks || (about_eligibility && case_facts && !hypothetical)) {
                 return None;
             }
             let iv = InterviewState { facts: said, ..InterviewState::default() };
