@@ -93,9 +93,10 @@ footer { color: var(--muted); font-size: .85rem; margin-top: 32px; }
   .hotline .number a { color: #000; }
   [data-faq-entry][hidden], section.cat[hidden] { display: block !important; }
   .toc li[hidden] { display: list-item !important; }
-  details.qa { break-inside: avoid; border-color: #999; }
+  details.qa { border-color: #999; }
+  details.qa > summary { break-after: avoid; }
   details.qa::details-content { content-visibility: visible; display: block; }
-  details.qa > summary::after { content: none; }
+  details.qa > summary::after, details.qa[open] > summary::after { content: none; }
   a { color: #000; }
   body { font-size: 11pt; }
 }
