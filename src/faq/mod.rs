@@ -215,21 +215,29 @@ pub fn payment_table(rules: &RuleSet, category: String) -> PaymentTable {
 }
 
 /// Examples the bot answers with the same text as this entry: for a facet, those that
-/// select it; for the main answer, those that select no facet. At most [`MAX_VARIANTS`].
+/// select it; for the main answer, those that select no facet; and of those only the
+/// ones the bot really answers this way (not urgent, no interview), asked as
+/// `faq check` asks. At most [`MAX_VARIANTS`].
 fn variants(bot: &Bot, def: &IntentDef, facet: Option<usize>) -> Vec<String> {
     let norm = &bot.analyzer.normalizer;
-    let question = norm.normalize(match facet {
-        Some(i) => &def.facets[i].question,
-        None => &def.question,
-    });
+    let (question, answer) = match facet {
+        Some(i) => (&def.facets[i].question, &def.facets[i].answer),
+        None => (&def.question, &def.answer),
+    };
+    let question = norm.normalize(question);
+    let expected = with_source(answer, &def.source_url);
     let mut out: Vec<String> = Vec::new();
     for ex in &def.examples {
         let n = norm.normalize(&ex.text);
-        if n.compact() == question.compact() {
+        if n.compact() == question.compact() || out.iter().any(|o| norm.normalize(o).compact() == n.compact()) {
             continue;
         }
         let chosen = def.facets.iter().position(|f| f.keywords.iter().any(|k| n.as_str().contains(k.as_str())));
-        if chosen == facet && !out.iter().any(|o| norm.normalize(o).compact() == n.compact()) {
+        if chosen != facet {
+            continue;
+        }
+        let r = bot.respond(&ex.text, &mut ConversationState::default(), check_instant());
+        if r.text == expected && r.kind == ReplyKind::Answer {
             out.push(ex.text.clone());
             if out.len() == MAX_VARIANTS {
                 break;
