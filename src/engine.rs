@@ -11,9 +11,10 @@ use lindera_tokenizer::tokenizer::Tokenizer as Lindera;
 use crate::content::Content;
 use crate::core::analysis::{Analyzer, Synonyms};
 use crate::core::assessment::Assessor;
-use crate::core::classifier::{Classifier, Keywords, TrainConfig};
+use crate::core::classifier::{featurize, Classifier, Features, Keywords, TrainConfig};
 use crate::core::dialogue::Bot;
-use crate::core::intents::{check_set, parse_intent, ContentError};
+use crate::core::intents::{check_set, parse_intent, ContentError, IntentDef};
+use crate::core::label::Label;
 use crate::core::rules::{parse_rules, RuleSet};
 use crate::core::text::{Normalizer, Variant};
 use crate::core::tokenize::Tokenizer;
@@ -206,14 +207,56 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
         return Err(EngineError::Content(errs));
     }
     intents.sort_by_key(|i| i.label);
-    let keywords = Keywords { by_label: intents.iter().filter(|i| !i.keywords.is_empty()).map(|i| (i.label, i.keywords.clone())).collect() };
-    let mut data = Vec::new();
-    for i in &intents {
-        for ex in &i.examples {
-            let a = analyzer.analyze(&ex.text);
-            data.push((i.label, crate::core::classifier::featurize(&a, &keywords)));
-        }
-    }
+    let keywords = keywords_of(&intents);
+    let data = training_data(&analyzer, &intents, &keywords);
     let classifier = Classifier::train(&data, keywords, TrainConfig::default());
     Ok(Bot { analyzer, classifier, intents, urgency: urgency.expect("no errors means urgency parsed"), rules: rules.expect("no errors means rules parsed") })
+}
+
+fn keywords_of(intents: &[IntentDef]) -> Keywords {
+    Keywords { by_label: intents.iter().filter(|i| !i.keywords.is_empty()).map(|i| (i.label, i.keywords.clone())).collect() }
+}
+
+/// Every example as (label, features), in file order: the classifier's training set.
+pub fn training_data(analyzer: &Analyzer, intents: &[IntentDef], keywords: &Keywords) -> Vec<(Label, Features)> {
+    intents
+        .iter()
+        .flat_map(|i| i.examples.iter().map(move |ex| (i.label, ex)))
+        .map(|(l, ex)| (l, featurize(&analyzer.analyze(&ex.text), keywords)))
+        .collect()
+}
+
+/// One held-out prediction of a cross-validation run.
+#[derive(Debug, Clone)]
+pub struct CvMiss {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub want: Label,
+    pub got: Label,
+    pub confidence: f32,
+}
+
+/// k-fold cross-validation over the examples (fold = example index mod k): shows
+/// editors which examples the others do not support. Returns (accuracy, misses).
+pub fn cross_validate(bot: &Bot, k: usize) -> (f64, Vec<CvMiss>) {
+    let k = k.max(2);
+    let keywords = bot.classifier.keywords().clone();
+    let data = training_data(&bot.analyzer, &bot.intents, &keywords);
+    let refs: Vec<(&IntentDef, &crate::core::intents::Example)> =
+        bot.intents.iter().flat_map(|i| i.examples.iter().map(move |e| (i, e))).collect();
+    let mut misses = Vec::new();
+    for fold in 0..k {
+        let train: Vec<(Label, Features)> = data.iter().enumerate().filter(|(n, _)| n % k != fold).map(|(_, d)| d.clone()).collect();
+        let model = Classifier::train(&train, keywords.clone(), TrainConfig::default());
+        for (n, (want, f)) in data.iter().enumerate().filter(|(n, _)| n % k == fold) {
+            let p = model.predict_features(f);
+            if p.top() != *want {
+                let (def, ex) = refs[n];
+                misses.push(CvMiss { file: def.file.clone(), line: ex.line, text: ex.text.clone(), want: *want, got: p.top(), confidence: p.confidence() });
+            }
+        }
+    }
+    let acc = 1.0 - misses.len() as f64 / data.len().max(1) as f64;
+    (acc, misses)
 }

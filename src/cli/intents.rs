@@ -14,6 +14,11 @@ pub enum Command {
     Examples,
     /// Validate intents/, dictionaries/ and rules/; errors name file and line.
     Check,
+    /// k-fold cross-validation over the examples: which examples the others do not support.
+    Cv {
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+    },
 }
 
 pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> {
@@ -28,6 +33,15 @@ pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> 
                 }
             }
             out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cv { folds } => {
+            let bot = super::load_bot(content)?;
+            let (acc, misses) = engine::cross_validate(&bot, folds);
+            for m in &misses {
+                println!("{}:{}: {} → {} ({:.2}) {}", m.file, m.line, m.want, m.got, m.confidence, m.text);
+            }
+            println!("{folds}-fold cross-validation accuracy: {acc:.3} ({} misses)", misses.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
