@@ -36,7 +36,7 @@ fn golden_urgency_cases() {
 
 #[test]
 fn bad_pattern_is_reported_with_file_and_line() {
-    let src = "alarm = [\"至急\"]\nincident = [\"(unclosed\"]\nongoing = []\nhypothetical = []\nnegated = []\ncalm = []\ninquiry = []\npast = []\n";
+    let src = "alarm = [\"至急\"]\nincident = [\"(unclosed\"]\nongoing = []\nhypothetical = []\nnarrative = []\nnegated = []\ncalm = []\ninquiry = []\npast = []\n";
     let errs = UrgencyRules::parse("dictionaries/urgency.toml", src).unwrap_err();
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 2, "{errs:?}");

@@ -26,6 +26,8 @@ pub struct UrgencyRules {
     incident: RegexSet,
     ongoing: RegexSet,
     hypothetical: RegexSet,
+    strong_hypothetical: RegexSet,
+    narrative: RegexSet,
     negated: RegexSet,
     calm: RegexSet,
     inquiry: RegexSet,
@@ -39,6 +41,7 @@ struct Raw {
     incident: toml::Spanned<Vec<String>>,
     ongoing: toml::Spanned<Vec<String>>,
     hypothetical: toml::Spanned<Vec<String>>,
+    narrative: toml::Spanned<Vec<String>>,
     negated: toml::Spanned<Vec<String>>,
     calm: toml::Spanned<Vec<String>>,
     inquiry: toml::Spanned<Vec<String>>,
@@ -72,6 +75,8 @@ impl UrgencyRules {
             incident: compile(file, src, "incident", &raw.incident, &mut errs),
             ongoing: compile(file, src, "ongoing", &raw.ongoing, &mut errs),
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
+            strong_hypothetical: RegexSet::new(["(^|[^か])もし", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
+            narrative: compile(file, src, "narrative", &raw.narrative, &mut errs),
             negated: compile(file, src, "negated", &raw.negated, &mut errs),
             calm: compile(file, src, "calm", &raw.calm, &mut errs),
             inquiry: compile(file, src, "inquiry", &raw.inquiry, &mut errs),
@@ -102,7 +107,9 @@ impl UrgencyRules {
         let alarm = hit(&self.alarm, "alarm");
         let incident = hit(&self.incident, "incident");
         let ongoing = hit(&self.ongoing, "ongoing");
-        let hypothetical = hit(&self.hypothetical, "hypothetical");
+        let narrative = hit(&self.narrative, "narrative");
+        let strong = self.strong_hypothetical.is_match(t);
+        let hypothetical = hit(&self.hypothetical, "hypothetical") && (strong || !narrative);
         let negated = hit(&self.negated, "negated");
         let calm = hit(&self.calm, "calm");
         let inquiry = hit(&self.inquiry, "inquiry");
