@@ -56,6 +56,16 @@ fn push_char_ngrams(out: &mut Vec<(u64, f32)>, prefix: u8, chars: &[char], n: us
     }
 }
 
+// Relative weights of the feature groups (chosen by cross-validation, `intents cv`).
+const W_CONTENT: f32 = 1.0;
+const W_FUNCTION: f32 = 0.35;
+const W_PAIR: f32 = 0.5;
+const W_CHAR2: f32 = 0.45;
+const W_CHAR3: f32 = 0.35;
+const W_READING: f32 = 0.3;
+const W_CONCEPT: f32 = 1.2;
+const W_KEYWORD: f32 = 1.0;
+
 /// Turns an analysis into a unit-length sparse feature vector.
 pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
     let mut f: Vec<(u64, f32)> = Vec::with_capacity(96);
@@ -67,30 +77,30 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
             prev = None;
             continue;
         }
-        let w = if t.pos.is_content() { 1.0 } else { 0.35 };
+        let w = if t.pos.is_content() { W_CONTENT } else { W_FUNCTION };
         f.push((fnv(b'w', &[&t.lemma]), w));
         if let Some(p) = prev {
-            f.push((fnv(b'b', &[p, &t.lemma]), 0.5));
+            f.push((fnv(b'b', &[p, &t.lemma]), W_PAIR));
         }
         prev = Some(&t.lemma);
         reading.push_str(&t.reading);
     }
     // kana-folded character n-grams of the compact text: typo- and script-tolerant
     let compact: Vec<char> = to_hiragana(&a.text.compact()).chars().collect();
-    push_char_ngrams(&mut f, b'2', &compact, 2, 0.45);
-    push_char_ngrams(&mut f, b'3', &compact, 3, 0.35);
+    push_char_ngrams(&mut f, b'2', &compact, 2, W_CHAR2);
+    push_char_ngrams(&mut f, b'3', &compact, 3, W_CHAR3);
     // reading bigrams: 感染 and かんせん meet here
     let rchars: Vec<char> = reading.chars().filter(|c| !super::text::is_separator(*c)).collect();
-    push_char_ngrams(&mut f, b'r', &rchars, 2, 0.3);
+    push_char_ngrams(&mut f, b'r', &rchars, 2, W_READING);
     // domain concepts
     for c in &a.concepts {
-        f.push((fnv(b'k', &[c]), 1.2));
+        f.push((fnv(b'k', &[c]), W_CONCEPT));
     }
     // intent keywords
     let text = a.text.as_str();
     for (label, kws) in &keywords.by_label {
         if kws.iter().any(|k| text.contains(k.as_str())) {
-            f.push((fnv(b'K', &[label.as_str()]), 1.0));
+            f.push((fnv(b'K', &[label.as_str()]), W_KEYWORD));
         }
     }
     // merge duplicates, then unit length
@@ -151,6 +161,8 @@ impl Default for TrainConfig {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     index: HashMap<u64, u32>,
+    /// Inverse document frequency per feature: rare features weigh more.
+    idf: Vec<f32>,
     weights: Vec<[f32; N]>,
     bias: [f32; N],
     keywords: Keywords,
@@ -166,11 +178,21 @@ impl Classifier {
                 index.entry(*k).or_insert(next);
             }
         }
+        let mut df = vec![0u32; index.len()];
+        for (_, f) in data {
+            for (k, _) in f {
+                df[index[k] as usize] += 1;
+            }
+        }
+        let n_docs = data.len() as f32;
+        let idf: Vec<f32> = df.iter().map(|d| ((n_docs + 1.0) / (*d as f32 + 1.0)).ln() + 1.0).collect();
         let mut weights = vec![[0f32; N]; index.len()];
         let mut bias = [0f32; N];
-        // pre-resolve feature ids
-        let rows: Vec<(usize, Vec<(usize, f32)>)> =
-            data.iter().map(|(l, f)| (l.index(), f.iter().map(|(k, w)| (index[k] as usize, *w)).collect())).collect();
+        // pre-resolve feature ids, weigh by idf, unit length
+        let rows: Vec<(usize, Vec<(usize, f32)>)> = data
+            .iter()
+            .map(|(l, f)| (l.index(), weigh(f.iter().map(|(k, w)| (index[k] as usize, *w)), &idf)))
+            .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let total_steps = (cfg.epochs * rows.len()).max(1) as f32;
@@ -203,7 +225,7 @@ impl Classifier {
                 }
             }
         }
-        Classifier { index, weights, bias, keywords }
+        Classifier { index, idf, weights, bias, keywords }
     }
 
     pub fn keywords(&self) -> &Keywords {
@@ -222,13 +244,15 @@ impl Classifier {
     pub fn predict_features(&self, f: &Features) -> Prediction {
         let mut logits = self.bias;
         let mut known = 0f32;
-        for (k, w) in f {
-            if let Some(&i) = self.index.get(k) {
-                known += w * w;
-                let row = &self.weights[i as usize];
-                for c in 0..N {
-                    logits[c] += row[c] * w;
-                }
+        let ids = f.iter().filter_map(|(k, w)| {
+            let i = *self.index.get(k)?;
+            known += w * w;
+            Some((i as usize, *w))
+        });
+        for (i, w) in weigh(ids, &self.idf) {
+            let row = &self.weights[i];
+            for c in 0..N {
+                logits[c] += row[c] * w;
             }
         }
         let p = softmax(&logits);
@@ -240,6 +264,18 @@ impl Classifier {
     pub fn feature_count(&self) -> usize {
         self.index.len()
     }
+}
+
+/// Multiplies each known feature by its idf and scales the vector to unit length.
+fn weigh(ids: impl Iterator<Item = (usize, f32)>, idf: &[f32]) -> Vec<(usize, f32)> {
+    let mut v: Vec<(usize, f32)> = ids.map(|(i, w)| (i, w * idf[i])).collect();
+    let norm = v.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            x.1 /= norm;
+        }
+    }
+    v
 }
 
 fn softmax(logits: &[f32; N]) -> [f32; N] {
