@@ -2,6 +2,7 @@
 //! accuracy, per-intent precision/recall, the confusion matrix and urgency figures.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,6 +10,10 @@ use anyhow::Context;
 use clap::Parser;
 use madoguchi::core::label::Label;
 use serde::Deserialize;
+
+macro_rules! outln {
+    ($o:expr, $($t:tt)*) => { let _ = writeln!($o, $($t)*); };
+}
 
 #[derive(Parser)]
 pub struct Args {
@@ -69,31 +74,33 @@ pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
+    let mut out = String::new();
     let n = rows.len().max(1);
-    println!("cases: {}  accuracy: {:.3}", rows.len(), correct as f64 / n as f64);
+    outln!(out, "cases: {}  accuracy: {:.3}", rows.len(), correct as f64 / n as f64);
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    println!("urgent recall: {:.3}  precision: {:.3}", ratio(utp, utp + ufn), ratio(utp, utp + ufp));
-    println!("\n{:<14} {:>9} {:>9} {:>7}", "intent", "precision", "recall", "n");
+    outln!(out, "urgent recall: {:.3}  precision: {:.3}", ratio(utp, utp + ufn), ratio(utp, utp + ufp));
+    outln!(out, "\n{:<14} {:>9} {:>9} {:>7}", "intent", "precision", "recall", "n");
     for l in Label::ALL {
         let l = l.as_str();
         let tp = confusion.get(&(l.to_string(), l.to_string())).copied().unwrap_or(0);
         let gold: usize = confusion.iter().filter(|((g, _), _)| g == l).map(|(_, v)| v).sum();
         let pred: usize = confusion.iter().filter(|((_, p), _)| p == l).map(|(_, v)| v).sum();
         if gold + pred > 0 {
-            println!("{l:<14} {:>9.3} {:>9.3} {gold:>7}", ratio(tp, pred), ratio(tp, gold));
+            outln!(out, "{l:<14} {:>9.3} {:>9.3} {gold:>7}", ratio(tp, pred), ratio(tp, gold));
         }
     }
-    println!("\nconfusion (gold → predicted, errors only):");
+    outln!(out, "\nconfusion (gold → predicted, errors only):");
     for ((g, p), v) in &confusion {
         if g != p {
-            println!("  {g:<14} → {p:<14} {v}");
+            outln!(out, "  {g:<14} → {p:<14} {v}");
         }
     }
     if args.verbose {
-        println!("\nmisses:");
+        outln!(out, "\nmisses:");
         for m in &misses {
-            println!("  {m}");
+            outln!(out, "  {m}");
         }
     }
+    super::write_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
