@@ -33,7 +33,8 @@ fn assert_final(r: &Reply) {
     assert_eq!(r.kind, ReplyKind::Interview);
     assert!(r.text.contains("最終的な判断は日本医師会"), "{}", r.text);
     assert!(r.text.contains(HOTLINE) && r.text.contains(OFFICIAL_URL), "{}", r.text);
-    assert!(r.text.contains("根拠: FACTS.md:"), "{}", r.text);
+    assert!(r.text.contains("根拠: 日医ニュース"), "{}", r.text);
+    assert!(!r.text.contains("FACTS.md"), "members see Japanese reasons, not the FACTS.md quotes: {}", r.text);
 }
 
 #[test]
@@ -153,4 +154,32 @@ fn a_question_about_the_rule_gets_the_answer_not_an_interview() {
     let r = say(&mut s, "もしランサムウェアに感染した場合も支援金は出ますか");
     assert_ne!(r.kind, ReplyKind::Interview, "{}", r.text);
     assert!(s.interview.is_none());
+}
+
+/// Caught in a terminal session: 「先週です」 in reply to "what happened?" marked the
+/// kind as asked, so the check ended without it.
+#[test]
+fn an_answer_to_another_question_does_not_skip_the_asked_one() {
+    let bot = bot();
+    let mut st = ConversationState::default();
+    let now = now();
+    bot.respond("支援金の対象になるか確認したい", &mut st, now);
+    bot.respond("はい", &mut st, now);
+    let r = bot.respond("先週です", &mut st, now);
+    assert!(r.text.contains("何が起きましたか"), "{}", r.text);
+}
+
+/// Caught in a terminal session: after an urgent ransomware report the check asked
+/// again what had happened.
+#[test]
+fn an_urgent_report_feeds_the_later_eligibility_check() {
+    let bot = bot();
+    let mut st = ConversationState::default();
+    let now = now();
+    let r = bot.respond("ランサムウェアに感染した、どうすれば", &mut st, now);
+    assert!(r.urgent);
+    let r = bot.respond("支援金の対象になるか確認したい", &mut st, now);
+    assert!(!r.text.contains("何が起きましたか"), "{}", r.text);
+    let r = bot.respond("はい", &mut st, now);
+    assert!(!r.text.contains("何が起きましたか"), "{}", r.text);
 }

@@ -66,9 +66,12 @@ pub fn render_ja(rules: &RuleSet, a: &Assessment) -> String {
         _ => s.push_str("伺った内容だけでは、対象になるかまだ判断できません。"),
     }
     s.push_str("\n\n判断の理由:");
+    // each reason rests on a rule that cites FACTS.md (kept in `Reason::source` for
+    // staff and tests); members get the Japanese reason and one source line
     for r in &a.reasons {
-        s.push_str(&format!("\n・{}\n  （根拠: {}）", r.text, r.source));
+        s.push_str(&format!("\n・{}", r.text));
     }
+    s.push_str("\n（根拠: 日医ニュース 2022年12月20日「日本医師会サイバーセキュリティ支援制度」の活用を）");
     if !a.unmet.is_empty() && a.eligible != Some(false) {
         s.push_str("\n\n次にすること:");
         for r in &a.unmet {

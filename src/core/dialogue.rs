@@ -105,6 +105,9 @@ impl Bot {
             state.offered_human = false;
             state.low_confidence_streak = 0;
             state.last_intent = Some(Label::Incident);
+            // remember what happened, for a later eligibility check
+            let said = super::facts::extract(&a.text, now.with_timezone(&hours::jst()).date_naive());
+            state.case = Some(state.case.take().unwrap_or_default().merged(said));
             return self.urgent_reply(a, c, now);
         }
         // 2. a person was offered last turn and the member says yes

@@ -145,6 +145,16 @@ impl InterviewState {
     }
 }
 
+/// Whether the fact behind `slot` went from unknown to known between two fact sets.
+fn slot_filled(slot: Slot, before: &Facts, after: &Facts) -> bool {
+    match slot {
+        Slot::Membership => before.membership == Membership::Unknown && after.membership != Membership::Unknown,
+        Slot::IncidentKind => before.incident == IncidentKind::Unknown && after.incident != IncidentKind::Unknown,
+        Slot::IncidentDate => before.date.is_none() && after.date.is_some(),
+        Slot::Closure => before.closure == Closure::NotMentioned && after.closure != Closure::NotMentioned,
+    }
+}
+
 fn today_jst(now: DateTime<FixedOffset>) -> NaiveDate {
     now.with_timezone(&hours::jst()).date_naive()
 }
@@ -180,7 +190,9 @@ impl Bot {
             if !(asks || (about_eligibility && case_facts && !hypothetical)) {
                 return None;
             }
-            let iv = InterviewState { facts: said, ..InterviewState::default() };
+            // facts from earlier messages (an urgent report) count too
+            let facts = state.case.take().unwrap_or_default().merged(said);
+            let iv = InterviewState { facts, ..InterviewState::default() };
             return Some(self.interview_step(iv, state, c, true));
         };
 
@@ -195,8 +207,12 @@ impl Bot {
         iv.facts = iv.facts.merged(said);
         let mut answered = iv.facts != before;
         if let Some(slot) = iv.asking {
-            answered |= iv.answer_slot(slot, &t, today, self.rules.effective_from);
-            if answered && !iv.asked.contains(&slot) {
+            // the slot counts as asked only when this answer filled it (or the member
+            // does not know): 「先週です」 in reply to "what happened?" fills the date,
+            // and the kind is asked again
+            let direct = iv.answer_slot(slot, &t, today, self.rules.effective_from);
+            answered |= direct;
+            if (direct || slot_filled(slot, &before, &iv.facts)) && !iv.asked.contains(&slot) {
                 iv.asked.push(slot);
             }
         }

@@ -138,4 +138,7 @@ pub struct ConversationState {
     pub last_intent: Option<Label>,
     /// The eligibility interview in progress, if any.
     pub interview: Option<super::interview::InterviewState>,
+    /// Case facts the member gave before any interview (e.g. in an urgent message),
+    /// so that a later eligibility check does not ask for them again.
+    pub case: Option<super::facts::Facts>,
 }
