@@ -17,6 +17,8 @@ use super::urgency::{Urgency, UrgencyRules};
 pub const CLARIFY_BELOW: f32 = 0.40;
 /// Below this feature coverage nothing in the training data is close: out of scope.
 pub const MIN_COVERAGE: f32 = 0.12;
+/// Below this coverage a message without Japanese is treated as out of scope.
+pub const FOREIGN_COVERAGE: f32 = 0.35;
 /// Low-confidence turns in a row before a person is offered.
 pub const OFFER_HUMAN_AFTER: u8 = 2;
 
@@ -65,12 +67,22 @@ impl Bot {
         if prediction.coverage < MIN_COVERAGE {
             intent = Label::OutOfScope;
             confidence = 1.0 - prediction.coverage / MIN_COVERAGE * 0.5;
+        } else if is_foreign(a, &prediction) && !urgency.urgent {
+            // English (or other) text the model cannot place: not a programme question
+            intent = Label::OutOfScope;
+            confidence = 1.0 - prediction.coverage;
         } else if urgency.urgent && !matches!(intent, Label::Incident | Label::Human | Label::Hotline) {
             // something is happening now: whatever else was asked, it is an incident
             let p = prediction.prob(Label::Incident);
             if p > 0.05 || intent == Label::OutOfScope {
                 intent = Label::Incident;
                 confidence = p.max(0.5);
+            }
+        }
+        if !urgency.urgent && intent.is_programme_topic() {
+            // several clear questions: the first one asked is the main one
+            if let Some((l, _)) = self.questions_in(a).first() {
+                intent = *l;
             }
         }
         Classification { intent, confidence, urgent: urgency.urgent, prediction, urgency }
@@ -134,7 +146,7 @@ impl Bot {
             return r;
         }
         // 3. English or other non-Japanese text the model cannot place
-        if !has_japanese(text) && c.prediction.coverage < 0.35 && !matches!(c.intent, Label::Greeting | Label::Thanks) {
+        if is_foreign(a, &c.prediction) {
             state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
             let mut r = self.fallback(c, "madoguchi は日本語のご質問にお答えしています（This assistant answers questions in Japanese about the JMA cybersecurity support programme. For security trouble call 0120-179-066, daily 9:00-21:00 JST.）");
             self.maybe_offer_human(&mut r, state);
@@ -169,10 +181,16 @@ impl Bot {
                 r
             }
             label => {
+                // several questions: answer the first one asked, offer the others
+                let questions = self.questions_in(a);
+                let (main, main_text) = match questions.first() {
+                    Some((l, seg)) if questions.len() >= 2 => (*l, *seg),
+                    _ => (label, text),
+                };
                 state.low_confidence_streak = 0;
-                state.last_intent = Some(label);
-                let mut r = self.answer(label, c, text);
-                self.offer_other_questions(a, label, &mut r);
+                state.last_intent = Some(main);
+                let mut r = self.answer(main, c, main_text);
+                self.offer_other_questions(&questions, main, &mut r);
                 r
             }
         }
@@ -316,24 +334,34 @@ impl Bot {
         }
     }
 
-    /// Several questions in one message: answer the main one, offer the others.
-    fn offer_other_questions(&self, a: &Analysis, main: Label, r: &mut Reply) {
+    /// The clear programme questions of a multi-question message, in the order asked,
+    /// one per intent: (intent, sentence). Empty for a single question.
+    pub fn questions_in<'a>(&self, a: &'a Analysis) -> Vec<(Label, &'a str)> {
         let segments = split_questions(a.text.as_str());
-        if segments.len() < 2 {
-            return;
+        if segments.iter().filter(|s| s.is_question).count() < 2 {
+            return Vec::new();
         }
-        let mut others: Vec<Label> = Vec::new();
-        for seg in segments {
-            let sa = self.analyzer.analyze(seg);
+        let mut out: Vec<(Label, &str)> = Vec::new();
+        for seg in segments.into_iter().filter(|s| s.is_question) {
+            let sa = self.analyzer.analyze(seg.text);
             if sa.tokens.is_empty() {
                 continue;
             }
             let p = self.classifier.predict(&sa);
             let l = p.top();
-            if l != main && l.is_programme_topic() && p.confidence() >= 0.5 && p.coverage >= MIN_COVERAGE && !others.contains(&l) {
-                others.push(l);
+            if l.is_programme_topic() && p.confidence() >= 0.5 && p.coverage >= MIN_COVERAGE && !out.iter().any(|(x, _)| *x == l) {
+                out.push((l, seg.text));
             }
         }
+        if out.len() < 2 {
+            out.clear();
+        }
+        out
+    }
+
+    /// Several questions in one message: after the main answer, offer the others.
+    fn offer_other_questions(&self, questions: &[(Label, &str)], main: Label, r: &mut Reply) {
+        let others: Vec<Label> = questions.iter().map(|(l, _)| *l).filter(|l| *l != main).collect();
         if others.is_empty() {
             return;
         }
@@ -351,30 +379,55 @@ impl Bot {
     }
 }
 
-/// Splits a message into its questions: sentence ends, question marks, line breaks
-/// and "それと / あと / また" joints.
-pub fn split_questions(text: &str) -> Vec<&str> {
+/// One sentence of a message, and whether it asks something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub text: &'a str,
+    pub is_question: bool,
+}
+
+const JOINTS: &[&str] = &["、あと", " あと", "、それと", " それと", "、それから", "、ついでに", " ついでに", "、あわせて"];
+const QUESTION_ENDS: &[&str] = &[
+    "か", "かな", "の", "って", "教えて", "ください", "下さい", "たい", "は", "ますか", "でしょう", "どこ", "いつ", "何", "なに", "いくら",
+    "ある", "いる", "できる", "使える", "もらえる", "どう", "どうすれば", "ほしい", "欲しい", "願い",
+];
+
+/// Splits a message into sentences (。?! and line breaks, and joints such as
+/// 「、あと」「、それと」) and marks the ones that ask something.
+pub fn split_questions(text: &str) -> Vec<Segment<'_>> {
+    let mut cuts: Vec<(usize, usize, bool)> = Vec::new(); // (end of segment, start of next, ended by ?)
+    for (i, ch) in text.char_indices() {
+        if matches!(ch, '。' | '?' | '!' | '？' | '！' | '\n') {
+            cuts.push((i, i + ch.len_utf8(), matches!(ch, '?' | '？')));
+        }
+    }
+    for j in JOINTS {
+        for (i, _) in text.match_indices(j) {
+            // the joint word starts the next question: 「…いくら、あと番号は」
+            let sep = j.chars().next().map(char::len_utf8).unwrap_or(0);
+            cuts.push((i, i + sep, false));
+        }
+    }
+    cuts.sort();
     let mut out = Vec::new();
     let mut start = 0;
-    let bytes_len = text.len();
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, ch)) = iter.next() {
-        let end_here = matches!(ch, '。' | '?' | '!' | '？' | '！' | '\n');
-        if end_here {
-            let seg = text[start..i].trim();
-            if seg.chars().count() >= 3 {
-                out.push(seg);
-            }
-            start = i + ch.len_utf8();
+    for (end, next, q) in cuts.into_iter().chain(std::iter::once((text.len(), text.len(), false))) {
+        if end < start {
+            continue;
         }
-    }
-    if start < bytes_len {
-        let seg = text[start..].trim();
+        let seg = text[start..end].trim();
         if seg.chars().count() >= 3 {
-            out.push(seg);
+            let is_question = q || QUESTION_ENDS.iter().any(|e| seg.ends_with(e));
+            out.push(Segment { text: seg, is_question });
         }
+        start = next;
     }
     out
+}
+
+/// Text with no Japanese that the model knows little of (small talk aside).
+fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
+    !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
 fn is_yes(text: &str) -> bool {
@@ -385,4 +438,28 @@ fn is_yes(text: &str) -> bool {
 /// An answer followed by its source line.
 pub fn with_source(answer: &str, url: &str) -> String {
     format!("{}\n\n出典: 日本医師会サイバーセキュリティ支援制度（{url}）", answer.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_marks_questions_and_cuts_at_joints() {
+        let s = split_questions("a1会員の診療所です。先週感染しました。支援金の対象?");
+        assert_eq!(s.iter().map(|x| (x.text, x.is_question)).collect::<Vec<_>>(), [
+            ("a1会員の診療所です", false),
+            ("先週感染しました", false),
+            ("支援金の対象", true)
+        ]);
+        let s = split_questions("支援金はいくら、あと窓口の番号は");
+        assert_eq!(s.iter().map(|x| x.text).collect::<Vec<_>>(), ["支援金はいくら", "あと窓口の番号は"]);
+        assert!(s.iter().all(|x| x.is_question));
+    }
+
+    #[test]
+    fn a_single_sentence_is_one_segment() {
+        assert_eq!(split_questions("窓口は何時まで").len(), 1);
+        assert!(split_questions("").is_empty());
+    }
 }
