@@ -102,6 +102,30 @@ fn summary() {
         let mut st = ConversationState::default();
         black_box(bot.respond(m, &mut st, now).text.len());
     });
+    // where the time goes, stage by stage
+    throughput("  stage: normalize", &msgs, |m| {
+        black_box(bot.analyzer.normalizer.normalize(m));
+    });
+    throughput("  stage: analyze", &msgs, |m| {
+        black_box(bot.analyzer.analyze(m).tokens.len());
+    });
+    let analyses: Vec<_> = msgs.iter().map(|m| bot.analyzer.analyze(m)).collect();
+    let mut ai = 0usize;
+    throughput("  stage: features", &msgs, |_| {
+        ai = (ai + 1) % analyses.len();
+        black_box(bot.classifier.features(&analyses[ai]).len());
+    });
+    let feats: Vec<_> = analyses.iter().map(|a| bot.classifier.features(a)).collect();
+    let mut fi = 0usize;
+    throughput("  stage: predict", &msgs, |_| {
+        fi = (fi + 1) % feats.len();
+        black_box(bot.classifier.predict_features(&feats[fi]).top());
+    });
+    let mut ui = 0usize;
+    throughput("  stage: urgency", &msgs, |_| {
+        ui = (ui + 1) % analyses.len();
+        black_box(bot.urgency.assess(&analyses[ui]).urgent);
+    });
     println!("ratio classify/lindera      {:>10.2}  (goal <= 1.5)", raw / classify);
     println!("ratio respond/lindera       {:>10.2}", raw / respond);
     println!("pipeline classify rate      {:>10.0}  (goal >= 50000 messages/s)", classify);

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::analysis::Analysis;
 use super::label::Label;
-use super::text::to_hiragana;
+use super::text::hiragana_char;
 use super::tokenize::Pos;
 
 const N: usize = Label::ALL.len();
@@ -41,20 +41,45 @@ fn fnv(prefix: u8, parts: &[&str]) -> u64 {
 }
 
 fn push_char_ngrams(out: &mut Vec<(u64, f32)>, prefix: u8, chars: &[char], n: usize, w: f32) {
+    // hashes the chars of each window directly: no string per n-gram
+    let hash = |win: &[char]| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (prefix as u64) ^ ((n as u64) << 8);
+        for c in win {
+            h ^= *c as u64;
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        h
+    };
     if chars.len() < n {
         if !chars.is_empty() && n == 2 {
-            let s: String = chars.iter().collect();
-            out.push((fnv(prefix, &[&s]), w));
+            out.push((hash(chars), w));
         }
         return;
     }
-    let mut buf = String::with_capacity(n * 4);
     for win in chars.windows(n) {
-        buf.clear();
-        buf.extend(win.iter());
-        out.push((fnv(prefix, &[&buf]), w));
+        out.push((hash(win), w));
     }
 }
+
+/// A hasher for keys that are already hashes: passes them through.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) ^ *b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type FeatureIndex = HashMap<u64, u32, std::hash::BuildHasherDefault<PassThrough>>;
 
 // Relative weights of the feature groups (chosen by cross-validation, `intents cv`).
 const W_CONTENT: f32 = 1.0;
@@ -86,7 +111,7 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
         reading.push_str(&t.reading);
     }
     // kana-folded character n-grams of the compact text: typo- and script-tolerant
-    let compact: Vec<char> = to_hiragana(&a.text.compact()).chars().collect();
+    let compact: Vec<char> = a.text.as_str().chars().filter(|c| !super::text::is_separator(*c)).map(hiragana_char).collect();
     push_char_ngrams(&mut f, b'2', &compact, 2, W_CHAR2);
     push_char_ngrams(&mut f, b'3', &compact, 3, W_CHAR3);
     // reading bigrams: 感染 and かんせん meet here
@@ -160,7 +185,7 @@ impl Default for TrainConfig {
 /// A trained multinomial logistic regression over hashed sparse features.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    index: HashMap<u64, u32>,
+    index: FeatureIndex,
     /// Inverse document frequency per feature: rare features weigh more.
     idf: Vec<f32>,
     weights: Vec<[f32; N]>,
@@ -171,7 +196,7 @@ pub struct Classifier {
 impl Classifier {
     /// Trains on (label, features) pairs. Deterministic for a given input order.
     pub fn train(data: &[(Label, Features)], keywords: Keywords, cfg: TrainConfig) -> Classifier {
-        let mut index: HashMap<u64, u32> = HashMap::new();
+        let mut index = FeatureIndex::default();
         for (_, f) in data {
             for (k, _) in f {
                 let next = index.len() as u32;

@@ -179,11 +179,14 @@ impl Bot {
     pub fn interview_turn(&self, a: &Analysis, c: &Classification, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Option<Reply> {
         let today = today_jst(now);
         let t = compact(a.text.as_str());
-        let said = facts::extract(&a.text, today);
         let Some(mut iv) = state.interview.take() else {
             let asks = START_CUES.iter().any(|s| t.contains(s));
-            let case_facts = said.incident != IncidentKind::Unknown || said.date.is_some();
             let about_eligibility = matches!(c.intent, Label::Eligibility | Label::Claim) && c.confidence >= CLARIFY_BELOW;
+            if !asks && !about_eligibility {
+                return None; // most messages: no fact extraction needed
+            }
+            let said = facts::extract(&a.text, today);
+            let case_facts = said.incident != IncidentKind::Unknown || said.date.is_some();
             // 「〜した場合も対象？」「もし感染したら」 ask about the rule, not a case:
             // the intent's answer serves them better
             let hypothetical = HYPOTHETICAL.iter().any(|h| t.contains(h));
@@ -203,6 +206,7 @@ impl Bot {
                 1.0,
             ));
         }
+        let said = facts::extract(&a.text, today);
         let before = iv.facts;
         iv.facts = iv.facts.merged(said);
         let mut answered = iv.facts != before;

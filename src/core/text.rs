@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Longest message the core looks at, in characters. Longer input is cut here and the
 /// reply says so (a member pasting a whole log should not slow the bot down).
@@ -60,8 +60,8 @@ pub struct Variant {
 pub struct Normalizer {
     /// Sorted longest `from` first so that 厚労省 wins over 労.
     variants: Vec<Variant>,
-    /// First characters of all `from` strings, to skip positions quickly.
-    first_chars: Vec<char>,
+    /// For each first character, the variants starting with it (longest first).
+    by_first: Vec<(char, Vec<usize>)>,
 }
 
 impl Normalizer {
@@ -74,10 +74,15 @@ impl Normalizer {
             .filter(|v| !v.from.is_empty() && v.from != v.to)
             .collect();
         variants.sort_by(|a, b| b.from.chars().count().cmp(&a.from.chars().count()).then(a.from.cmp(&b.from)));
-        let mut first_chars: Vec<char> = variants.iter().filter_map(|v| v.from.chars().next()).collect();
-        first_chars.sort_unstable();
-        first_chars.dedup();
-        Normalizer { variants, first_chars }
+        let mut by_first: Vec<(char, Vec<usize>)> = Vec::new();
+        for (i, v) in variants.iter().enumerate() {
+            let c = v.from.chars().next().expect("empty variants were filtered out");
+            match by_first.binary_search_by_key(&c, |e| e.0) {
+                Ok(p) => by_first[p].1.push(i),
+                Err(p) => by_first.insert(p, (c, vec![i])),
+            }
+        }
+        Normalizer { variants, by_first }
     }
 
     pub fn variants(&self) -> &[Variant] {
@@ -98,8 +103,8 @@ impl Normalizer {
         let mut out = String::with_capacity(s.len() + 8);
         let mut rest = s;
         'outer: while let Some(c) = rest.chars().next() {
-            if self.first_chars.binary_search(&c).is_ok() {
-                for v in &self.variants {
+            if let Ok(p) = self.by_first.binary_search_by_key(&c, |e| e.0) {
+                for v in self.by_first[p].1.iter().map(|i| &self.variants[*i]) {
                     // 個人情報保護委 → 個人情報保護委員会 must leave the full form alone
                     if v.to.starts_with(v.from.as_str()) && rest.starts_with(v.to.as_str()) {
                         out.push_str(&v.to);
@@ -134,12 +139,15 @@ pub fn is_separator(c: char) -> bool {
 
 /// Katakana → hiragana (for kana-insensitive keys); other characters unchanged.
 pub fn to_hiragana(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
-            _ => c,
-        })
-        .collect()
+    s.chars().map(hiragana_char).collect()
+}
+
+/// One katakana character → hiragana; other characters unchanged.
+pub fn hiragana_char(c: char) -> char {
+    match c {
+        'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+        _ => c,
+    }
 }
 
 /// Hiragana → katakana; other characters unchanged.
@@ -160,11 +168,21 @@ pub fn has_japanese(s: &str) -> bool {
 /// NFKC, lower case, control characters dropped, dashes and long vowels unified,
 /// repeated punctuation and spaces squeezed. Returns the text and whether it was cut.
 fn base_fold(raw: &str, max_chars: usize) -> (String, bool) {
+    // most messages are already NFKC (full-width kana, kanji, ASCII): skip the
+    // decomposition machinery for them
+    if is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+        fold_chars(raw.chars(), raw.len(), max_chars)
+    } else {
+        fold_chars(raw.nfkc(), raw.len(), max_chars)
+    }
+}
+
+fn fold_chars(chars: impl Iterator<Item = char>, len_hint: usize, max_chars: usize) -> (String, bool) {
     let mut truncated = false;
-    let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
+    let mut out = String::with_capacity(len_hint.min(max_chars.saturating_mul(4)));
     let mut count = 0usize;
     let mut prev: Option<char> = None;
-    for c in raw.nfkc() {
+    for c in chars {
         if count >= max_chars {
             truncated = true;
             break;
@@ -188,8 +206,10 @@ fn base_fold(raw: &str, max_chars: usize) -> (String, bool) {
                 continue;
             }
         }
-        for l in c.to_lowercase() {
-            out.push(l);
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
         }
         prev = Some(c);
         count += 1;

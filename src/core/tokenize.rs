@@ -59,10 +59,25 @@ pub struct Token {
     pub domain: bool,
 }
 
+/// Lemma, reading and part of speech of one dictionary word.
+#[derive(Debug)]
+struct WordInfo {
+    lemma: Option<String>,
+    reading: String,
+    pos: Pos,
+}
+
+/// Word details by word id (user-dictionary ids have the top bit set). lindera decodes
+/// a word's details anew on every lookup; members reuse a small vocabulary, so a
+/// shared cache makes that cost disappear. Bounded: past the cap nothing is added.
+type DetailCache = std::sync::Arc<std::sync::RwLock<std::collections::HashMap<u32, std::sync::Arc<WordInfo>>>>;
+const DETAIL_CACHE_CAP: usize = 200_000;
+
 /// A ready lindera tokenizer with the domain dictionary loaded.
 #[derive(Clone)]
 pub struct Tokenizer {
     inner: Lindera,
+    cache: DetailCache,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -73,7 +88,7 @@ impl std::fmt::Debug for Tokenizer {
 
 impl Tokenizer {
     pub fn new(inner: Lindera) -> Self {
-        Tokenizer { inner }
+        Tokenizer { inner, cache: DetailCache::default() }
     }
 
     /// The wrapped lindera tokenizer (benchmarks compare against it directly).
@@ -93,27 +108,43 @@ impl Tokenizer {
             if surface.chars().all(super::text::is_separator) {
                 continue;
             }
-            let domain = !t.word_id.is_unknown() && !t.word_id.is_system();
-            let details = t.get_details().unwrap_or_default();
-            let pos = Pos::from_ipadic(details.first().copied().unwrap_or("UNK"));
-            let (lemma, reading) = if domain {
-                // simple user-dictionary rows: [pos, *, *, *, *, *, base, reading, *]
-                (surface.to_string(), details.get(7).map(|r| to_hiragana(r)).unwrap_or_else(|| to_hiragana(surface)))
-            } else if details.len() >= 8 {
-                let lemma = match details[6] {
-                    "*" | "" => surface,
-                    l => l,
-                };
-                let reading = match details[7] {
-                    "*" | "" => to_hiragana(surface),
-                    r => to_hiragana(r),
-                };
-                (lemma.to_string(), reading)
-            } else {
-                (surface.to_string(), to_hiragana(surface))
+            if t.word_id.is_unknown() {
+                let reading = to_hiragana(surface);
+                out.push(Token { surface: surface.to_string(), lemma: surface.to_string(), reading, pos: Pos::Unknown, domain: false });
+                continue;
+            }
+            let domain = !t.word_id.is_system();
+            let key = t.word_id.0 | if domain { 1 << 31 } else { 0 };
+            let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
+            let info = match cached {
+                Some(i) => i,
+                None => {
+                    let info = std::sync::Arc::new(word_info(&t.get_details().unwrap_or_default(), domain));
+                    if let Ok(mut c) = self.cache.write() {
+                        if c.len() < DETAIL_CACHE_CAP {
+                            c.insert(key, info.clone());
+                        }
+                    }
+                    info
+                }
             };
-            out.push(Token { surface: surface.to_string(), lemma, reading, pos, domain });
+            let lemma = info.lemma.clone().unwrap_or_else(|| surface.to_string());
+            let reading = if info.reading.is_empty() { to_hiragana(surface) } else { info.reading.clone() };
+            out.push(Token { surface: surface.to_string(), lemma, reading, pos: info.pos, domain });
         }
         out
+    }
+}
+
+/// Lemma (None = the surface), reading (empty = the surface in hiragana) and part of
+/// speech from IPADIC details `[pos, *, *, *, conj, form, base, reading, pron]`.
+fn word_info(details: &[&str], domain: bool) -> WordInfo {
+    let pos = Pos::from_ipadic(details.first().copied().unwrap_or("UNK"));
+    let field = |i: usize| details.get(i).copied().filter(|v| !v.is_empty() && *v != "*");
+    WordInfo {
+        // user-dictionary rows carry the surface as base form already
+        lemma: if domain { None } else { field(6).map(str::to_string) },
+        reading: field(7).map(to_hiragana).unwrap_or_default(),
+        pos,
     }
 }

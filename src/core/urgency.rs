@@ -106,6 +106,10 @@ impl UrgencyRules {
         };
         let alarm = hit(&self.alarm, "alarm");
         let incident = hit(&self.incident, "incident");
+        if !alarm && !incident {
+            // nothing else can make a message urgent: skip the other cue groups
+            return Urgency { urgent: false, cues };
+        }
         let ongoing = hit(&self.ongoing, "ongoing");
         let narrative = hit(&self.narrative, "narrative");
         let strong = self.strong_hypothetical.is_match(t);
