@@ -1,5 +1,6 @@
 //! Data-driven golden tests for the classifier: tests/golden/classify.jsonl (realistic
-//! member messages that are not training examples) and every intent's representative
+//! member messages that are not training examples), tests/golden/blind_classify.jsonl
+//! (300 messages written without seeing intents/) and every intent's representative
 //! question and facet questions.
 
 use std::collections::BTreeMap;
@@ -15,12 +16,23 @@ struct Case {
     text: String,
     intent: Label,
     urgent: bool,
+    #[serde(default)]
+    alt: Vec<Label>,
 }
 
 #[test]
 fn golden_classify_set_meets_the_quality_bar() {
+    meets_the_bar(include_str!("golden/classify.jsonl"));
+}
+
+#[test]
+fn blind_classify_set_meets_the_quality_bar() {
+    meets_the_bar(include_str!("golden/blind_classify.jsonl"));
+}
+
+fn meets_the_bar(src: &str) {
     let bot = engine::build(&Content::embedded()).expect("content");
-    let cases: Vec<Case> = include_str!("golden/classify.jsonl")
+    let cases: Vec<Case> = src
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("golden line parses"))
@@ -33,7 +45,7 @@ fn golden_classify_set_meets_the_quality_bar() {
         let got = bot.classify(&c.text);
         let e = per.entry(c.intent).or_default();
         e.1 += 1;
-        if got.intent == c.intent {
+        if got.intent == c.intent || c.alt.contains(&got.intent) {
             correct += 1;
             e.0 += 1;
         } else {
@@ -50,7 +62,7 @@ fn golden_classify_set_meets_the_quality_bar() {
     }
     let accuracy = correct as f64 / cases.len() as f64;
     let report = misses.join("\n");
-    assert!(accuracy >= 0.93, "accuracy {accuracy:.3}\n{report}");
+    assert!(accuracy >= 0.95, "accuracy {accuracy:.3}\n{report}");
     assert_eq!(urgent_missed, 0, "{report}");
     assert!(false_alarms <= 2, "{report}");
     for (label, (ok, n)) in per {
