@@ -6,6 +6,7 @@ pub mod classify;
 pub mod eval;
 pub mod faq;
 pub mod intents;
+pub mod jsonl;
 pub mod staff;
 pub mod stats;
 pub mod serve;
