@@ -214,7 +214,7 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
 }
 
 fn keywords_of(intents: &[IntentDef]) -> Keywords {
-    Keywords { by_label: intents.iter().filter(|i| !i.keywords.is_empty()).map(|i| (i.label, i.keywords.clone())).collect() }
+    Keywords::new(intents.iter().map(|i| (i.label, i.keywords.clone())).collect())
 }
 
 /// Every example as (label, features), in file order: the classifier's training set.

@@ -18,10 +18,30 @@ const N: usize = Label::ALL.len();
 pub type Features = Vec<(u64, f32)>;
 
 /// Intent keywords, normalised, per label: a hit adds a `kw:<label>` feature whose
-/// weight the model learns like any other.
+/// weight the model learns like any other. Matched in one pass (aho-corasick).
 #[derive(Debug, Clone, Default)]
 pub struct Keywords {
-    pub by_label: Vec<(Label, Vec<String>)>,
+    matcher: Option<aho_corasick::AhoCorasick>,
+    /// the label of each pattern
+    label_of: Vec<Label>,
+}
+
+impl Keywords {
+    pub fn new(by_label: Vec<(Label, Vec<String>)>) -> Keywords {
+        let (label_of, words): (Vec<Label>, Vec<String>) =
+            by_label.into_iter().flat_map(|(l, ws)| ws.into_iter().filter(|w| !w.is_empty()).map(move |w| (l, w))).unzip();
+        let matcher = (!words.is_empty()).then(|| aho_corasick::AhoCorasick::new(&words).expect("keyword patterns are plain strings"));
+        Keywords { matcher, label_of }
+    }
+
+    /// Labels with at least one keyword in `text`, each once.
+    fn labels_in(&self, text: &str) -> Vec<Label> {
+        let Some(m) = &self.matcher else { return Vec::new() };
+        let mut out: Vec<Label> = m.find_overlapping_iter(text).map(|h| self.label_of[h.pattern().as_usize()]).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 fn fnv(prefix: u8, parts: &[&str]) -> u64 {
@@ -96,7 +116,7 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
     let mut f: Vec<(u64, f32)> = Vec::with_capacity(96);
     // lemmas and lemma pairs
     let mut prev: Option<&str> = None;
-    let mut reading = String::new();
+    let mut rchars: Vec<char> = Vec::with_capacity(64);
     for t in &a.tokens {
         if t.pos == Pos::Symbol {
             prev = None;
@@ -108,35 +128,32 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
             f.push((fnv(b'b', &[p, &t.lemma]), W_PAIR));
         }
         prev = Some(&t.lemma);
-        reading.push_str(&t.reading);
+        rchars.extend(t.reading.chars().filter(|c| !super::text::is_separator(*c)));
     }
     // kana-folded character n-grams of the compact text: typo- and script-tolerant
     let compact: Vec<char> = a.text.as_str().chars().filter(|c| !super::text::is_separator(*c)).map(hiragana_char).collect();
     push_char_ngrams(&mut f, b'2', &compact, 2, W_CHAR2);
     push_char_ngrams(&mut f, b'3', &compact, 3, W_CHAR3);
     // reading bigrams: 感染 and かんせん meet here
-    let rchars: Vec<char> = reading.chars().filter(|c| !super::text::is_separator(*c)).collect();
     push_char_ngrams(&mut f, b'r', &rchars, 2, W_READING);
     // domain concepts
     for c in &a.concepts {
         f.push((fnv(b'k', &[c]), W_CONCEPT));
     }
     // intent keywords
-    let text = a.text.as_str();
-    for (label, kws) in &keywords.by_label {
-        if kws.iter().any(|k| text.contains(k.as_str())) {
-            f.push((fnv(b'K', &[label.as_str()]), W_KEYWORD));
-        }
+    for label in keywords.labels_in(a.text.as_str()) {
+        f.push((fnv(b'K', &[label.as_str()]), W_KEYWORD));
     }
     // merge duplicates, then unit length
     f.sort_unstable_by_key(|x| x.0);
-    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(f.len());
-    for (k, w) in f {
-        match merged.last_mut() {
-            Some(last) if last.0 == k => last.1 += w,
-            _ => merged.push((k, w)),
+    let mut merged = f;
+    merged.dedup_by(|next, kept| {
+        let same = next.0 == kept.0;
+        if same {
+            kept.1 += next.1;
         }
-    }
+        same
+    });
     let norm = merged.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt();
     if norm > 0.0 {
         for x in &mut merged {

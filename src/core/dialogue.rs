@@ -337,6 +337,11 @@ impl Bot {
     /// The clear programme questions of a multi-question message, in the order asked,
     /// one per intent: (intent, sentence). Empty for a single question.
     pub fn questions_in<'a>(&self, a: &'a Analysis) -> Vec<(Label, &'a str)> {
+        let t = a.text.as_str();
+        // one sentence (the common case) cannot hold two questions
+        if !t.contains(['?', '。', '!', '\n']) && !JOINTS.iter().any(|j| t.contains(j)) {
+            return Vec::new();
+        }
         let segments = split_questions(a.text.as_str());
         if segments.iter().filter(|s| s.is_question).count() < 2 {
             return Vec::new();

@@ -208,8 +208,10 @@ fn fold_chars(chars: impl Iterator<Item = char>, len_hint: usize, max_chars: usi
         }
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
-        } else {
+        } else if c.is_uppercase() {
             out.extend(c.to_lowercase());
+        } else {
+            out.push(c); // kana, kanji: no case
         }
         prev = Some(c);
         count += 1;

@@ -4,6 +4,8 @@
 //! The lindera tokenizer is built by `crate::engine` (building a user dictionary needs
 //! a file); this module only uses it, so it does no I/O itself.
 
+use std::sync::Arc;
+
 use lindera_tokenizer::tokenizer::Tokenizer as Lindera;
 
 use super::text::{to_hiragana, NormalizedText};
@@ -50,10 +52,11 @@ impl Pos {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub surface: String,
-    /// Dictionary base form (感染し → 感染する); the surface when unknown.
-    pub lemma: String,
+    /// Dictionary base form (感染し → 感染する); the surface when unknown. Shared with
+    /// the word-detail cache, so a token costs no copy of it.
+    pub lemma: Arc<str>,
     /// Reading in hiragana; the surface folded to hiragana when unknown.
-    pub reading: String,
+    pub reading: Arc<str>,
     pub pos: Pos,
     /// True when the token came from our domain user dictionary.
     pub domain: bool,
@@ -62,8 +65,8 @@ pub struct Token {
 /// Lemma, reading and part of speech of one dictionary word.
 #[derive(Debug)]
 struct WordInfo {
-    lemma: Option<String>,
-    reading: String,
+    lemma: Option<Arc<str>>,
+    reading: Option<Arc<str>>,
     pos: Pos,
 }
 
@@ -109,8 +112,8 @@ impl Tokenizer {
                 continue;
             }
             if t.word_id.is_unknown() {
-                let reading = to_hiragana(surface);
-                out.push(Token { surface: surface.to_string(), lemma: surface.to_string(), reading, pos: Pos::Unknown, domain: false });
+                let reading: Arc<str> = to_hiragana(surface).into();
+                out.push(Token { surface: surface.to_string(), lemma: surface.into(), reading, pos: Pos::Unknown, domain: false });
                 continue;
             }
             let domain = !t.word_id.is_system();
@@ -128,23 +131,23 @@ impl Tokenizer {
                     info
                 }
             };
-            let lemma = info.lemma.clone().unwrap_or_else(|| surface.to_string());
-            let reading = if info.reading.is_empty() { to_hiragana(surface) } else { info.reading.clone() };
+            let lemma = info.lemma.clone().unwrap_or_else(|| surface.into());
+            let reading = info.reading.clone().unwrap_or_else(|| to_hiragana(surface).into());
             out.push(Token { surface: surface.to_string(), lemma, reading, pos: info.pos, domain });
         }
         out
     }
 }
 
-/// Lemma (None = the surface), reading (empty = the surface in hiragana) and part of
+/// Lemma (None = the surface), reading (None = the surface in hiragana) and part of
 /// speech from IPADIC details `[pos, *, *, *, conj, form, base, reading, pron]`.
 fn word_info(details: &[&str], domain: bool) -> WordInfo {
     let pos = Pos::from_ipadic(details.first().copied().unwrap_or("UNK"));
     let field = |i: usize| details.get(i).copied().filter(|v| !v.is_empty() && *v != "*");
     WordInfo {
         // user-dictionary rows carry the surface as base form already
-        lemma: if domain { None } else { field(6).map(str::to_string) },
-        reading: field(7).map(to_hiragana).unwrap_or_default(),
+        lemma: if domain { None } else { field(6).map(Arc::from) },
+        reading: field(7).map(|r| Arc::from(to_hiragana(r))),
         pos,
     }
 }
