@@ -126,6 +126,11 @@ fn summary() {
         ui = (ui + 1) % analyses.len();
         black_box(bot.urgency.assess(&analyses[ui]).urgent);
     });
+    let mut ci = 0usize;
+    throughput("  stage: classify_analysis", &msgs, |_| {
+        ci = (ci + 1) % analyses.len();
+        black_box(bot.classify_analysis(&analyses[ci]).intent);
+    });
     println!("ratio classify/lindera      {:>10.2}  (goal <= 1.5)", raw / classify);
     println!("ratio respond/lindera       {:>10.2}", raw / respond);
     println!("pipeline classify rate      {:>10.0}  (goal >= 50000 messages/s)", classify);
