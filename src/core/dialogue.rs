@@ -120,7 +120,7 @@ impl Bot {
             // remember what happened, for a later eligibility check
             let said = super::facts::extract(&a.text, now.with_timezone(&hours::jst()).date_naive());
             state.case = Some(state.case.take().unwrap_or_default().merged(said));
-            return self.urgent_reply(a, c, now);
+            return self.urgent_reply(text, c, now);
         }
         // 2. a person was offered last turn and the member says yes
         if state.offered_human {
@@ -221,26 +221,21 @@ impl Bot {
         }
     }
 
-    fn urgent_reply(&self, a: &Analysis, c: &Classification, now: DateTime<FixedOffset>) -> Reply {
+    fn urgent_reply(&self, text_in: &str, c: &Classification, now: DateTime<FixedOffset>) -> Reply {
         let open = matches!(hours::hotline_status(now), hours::HotlineStatus::Open);
         let mut text = format!(
             "【至急】日本医師会サイバーセキュリティ対応相談窓口（緊急相談窓口）{HOTLINE} へお電話ください（無料・年中無休 9:00〜21:00）。\n{}",
             hours::status_sentence(now)
         );
         if !open {
-            text.push_str(
-                "\n\n窓口が開くまでの一般的な初動（一般的な助言です。状況により異なるため、判断は窓口・専門家にご相談ください）:\n\
-                 ・感染が疑われる端末のLANケーブルを抜く、Wi-Fiを切るなどしてネットワークから切り離す\n\
-                 ・電源は切らず、画面（脅迫文など）を写真に撮り、ログや不審なメールを消さずに残す\n\
-                 ・いつ・何が起きたか・誰が何をしたかを時系列でメモする",
-            );
+            text.push_str("\n窓口が開くまでは、下の「一般的な初動」を参考に被害の拡大を防いでください。");
         }
-        text.push_str("\n\nお電話の際は、A①会員名・医療機関名・所在地・医籍番号（6桁）または日本医師会の会員番号（10桁）が分かるものをご用意ください。ご相談は電話のみです。");
-        text.push_str("\n\n事務局の担当者にもこの内容を引き継ぎました。");
+        text.push_str("\nお電話の際は、A①会員名・医療機関名・所在地・医籍番号（6桁）または日本医師会の会員番号（10桁）が分かるものをご用意ください。ご相談は電話のみです。");
+        text.push_str("\n事務局の担当者にもこの内容を引き継ぎました。\n\n");
+        // the incident intent's answer (data) carries the first steps, marked as general
+        // advice; its facets fit leaks and opened attachments more closely
         let def = self.intent(Label::Incident);
-        let _ = a;
-        text.push_str("\n\n");
-        text.push_str(&with_source(&def.answer, &def.source_url));
+        text.push_str(&with_source(def.answer_for(text_in), &def.source_url));
         let intent = if c.intent == Label::OutOfScope { Label::Incident } else { c.intent };
         Reply {
             text,
