@@ -51,3 +51,30 @@ fn synonyms_tag_concepts() {
     assert!(an.has_concept("malware"), "{:?}", an.concepts);
     assert!(an.has_concept("leak"), "{:?}", an.concepts);
 }
+
+/// Our tokenizer runs lindera's Viterbi search on a reused lattice: it must cut every
+/// message exactly as lindera's own `tokenize` does.
+#[test]
+fn reused_lattice_tokenises_exactly_like_lindera() {
+    let bot = engine::build(&Content::embedded()).expect("content");
+    let a = &bot.analyzer;
+    let mut n = 0;
+    for i in &bot.intents {
+        for ex in &i.examples {
+            let norm = a.normalizer.normalize(&ex.text);
+            let ours: Vec<String> = a.tokenizer.tokenize(&norm).into_iter().map(|t| t.surface).collect();
+            let theirs: Vec<String> = a
+                .tokenizer
+                .lindera()
+                .tokenize(norm.as_str())
+                .unwrap()
+                .into_iter()
+                .map(|t| t.text.to_string())
+                .filter(|s| !s.chars().all(madoguchi::core::text::is_separator))
+                .collect();
+            assert_eq!(ours, theirs, "{}", ex.text);
+            n += 1;
+        }
+    }
+    assert!(n > 500);
+}

@@ -284,18 +284,24 @@ impl Classifier {
     }
 
     pub fn predict_features(&self, f: &Features) -> Prediction {
-        let mut logits = self.bias;
-        let mut known = 0f32;
-        let ids = f.iter().filter_map(|(k, w)| {
-            let i = *self.index.get(k)?;
+        // one pass: the idf-weighted vector is scaled to unit length at the end (the
+        // logits are linear in it), so no weighted copy is built
+        let mut acc = [0f32; N];
+        let (mut known, mut norm2) = (0f32, 0f32);
+        for (k, w) in f {
+            let Some(&i) = self.index.get(k) else { continue };
             known += w * w;
-            Some((i as usize, *w))
-        });
-        for (i, w) in weigh(ids, &self.idf) {
-            let row = &self.weights[i];
+            let x = w * self.idf[i as usize];
+            norm2 += x * x;
+            let row = &self.weights[i as usize];
             for c in 0..N {
-                logits[c] += row[c] * w;
+                acc[c] += row[c] * x;
             }
+        }
+        let inv = if norm2 > 0.0 { norm2.sqrt().recip() } else { 0.0 };
+        let mut logits = self.bias;
+        for c in 0..N {
+            logits[c] += acc[c] * inv;
         }
         let p = softmax(&logits);
         let mut ranked: Vec<(Label, f32)> = Label::ALL.iter().map(|l| (*l, p[l.index()])).collect();

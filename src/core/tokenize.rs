@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use lindera_core::viterbi::Lattice;
+use lindera_core::word_entry::WordId;
 use lindera_tokenizer::tokenizer::Tokenizer as Lindera;
 
 use super::text::{to_hiragana, NormalizedText};
@@ -100,50 +102,78 @@ impl Tokenizer {
     }
 
     /// Tokenises normalised text. Spaces and punctuation become no tokens.
+    ///
+    /// Runs lindera's own Viterbi search (same dictionaries, same mode, same sentence
+    /// split as `lindera::Tokenizer::tokenize`) on a lattice kept per thread: lindera
+    /// allocates a fresh lattice for every call, which is most of its per-message cost
+    /// on short messages.
     pub fn tokenize(&self, text: &NormalizedText) -> Vec<Token> {
-        let s = text.as_str();
-        let Ok(mut raw) = self.inner.tokenize(s) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(raw.len());
-        for t in raw.iter_mut() {
-            let surface = t.text;
-            if surface.chars().all(super::text::is_separator) {
-                continue;
-            }
-            if t.word_id.is_unknown() {
-                let reading: Arc<str> = to_hiragana(surface).into();
-                out.push(Token { surface: surface.to_string(), lemma: surface.into(), reading, pos: Pos::Unknown, domain: false });
-                continue;
-            }
-            let domain = !t.word_id.is_system();
-            let key = t.word_id.0 | if domain { 1 << 31 } else { 0 };
-            let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
-            let info = match cached {
-                Some(i) => i,
-                None => {
-                    let info = std::sync::Arc::new(word_info(&t.get_details().unwrap_or_default(), domain));
-                    if let Ok(mut c) = self.cache.write() {
-                        if c.len() < DETAIL_CACHE_CAP {
-                            c.insert(key, info.clone());
-                        }
-                    }
-                    info
-                }
-            };
-            let lemma = info.lemma.clone().unwrap_or_else(|| surface.into());
-            let reading = info.reading.clone().unwrap_or_else(|| to_hiragana(surface).into());
-            out.push(Token { surface: surface.to_string(), lemma, reading, pos: info.pos, domain });
+        thread_local! {
+            static LATTICE: std::cell::RefCell<Lattice> = std::cell::RefCell::new(Lattice::default());
         }
+        let dict = &self.inner.dictionary;
+        let user = self.inner.user_dictionary.as_ref().map(|d| &d.dict);
+        let mode = &self.inner.mode;
+        let mut out = Vec::new();
+        LATTICE.with(|cell| {
+            let mut lattice = cell.borrow_mut();
+            for sentence in text.as_str().split_inclusive(['。', '、', '\n', '\t']) {
+                lattice.set_text(&dict.dict, &user, &dict.char_definitions, &dict.unknown_dictionary, sentence, mode);
+                lattice.calculate_path_costs(&dict.cost_matrix, mode);
+                let offsets = lattice.tokens_offset();
+                for (i, &(start, word_id)) in offsets.iter().enumerate() {
+                    let end = offsets.get(i + 1).map(|o| o.0).unwrap_or(sentence.len());
+                    self.push_token(&mut out, &sentence[start..end], word_id);
+                }
+            }
+        });
         out
+    }
+
+    fn push_token(&self, out: &mut Vec<Token>, surface: &str, word_id: WordId) {
+        if surface.chars().all(super::text::is_separator) {
+            return;
+        }
+        if word_id.is_unknown() {
+            let reading: Arc<str> = to_hiragana(surface).into();
+            out.push(Token { surface: surface.to_string(), lemma: surface.into(), reading, pos: Pos::Unknown, domain: false });
+            return;
+        }
+        let domain = !word_id.is_system();
+        let key = word_id.0 | if domain { 1 << 31 } else { 0 };
+        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
+        let info = match cached {
+            Some(i) => i,
+            None => {
+                let info = std::sync::Arc::new(word_info(&self.details(word_id, domain), domain));
+                if let Ok(mut c) = self.cache.write() {
+                    if c.len() < DETAIL_CACHE_CAP {
+                        c.insert(key, info.clone());
+                    }
+                }
+                info
+            }
+        };
+        let lemma = info.lemma.clone().unwrap_or_else(|| surface.into());
+        let reading = info.reading.clone().unwrap_or_else(|| to_hiragana(surface).into());
+        out.push(Token { surface: surface.to_string(), lemma, reading, pos: info.pos, domain });
+    }
+
+    fn details(&self, word_id: WordId, domain: bool) -> Vec<String> {
+        let d = if domain {
+            self.inner.user_dictionary.as_ref().and_then(|u| u.word_details(word_id.0 as usize))
+        } else {
+            self.inner.dictionary.word_details(word_id.0 as usize)
+        };
+        d.unwrap_or_default()
     }
 }
 
 /// Lemma (None = the surface), reading (None = the surface in hiragana) and part of
 /// speech from IPADIC details `[pos, *, *, *, conj, form, base, reading, pron]`.
-fn word_info(details: &[&str], domain: bool) -> WordInfo {
-    let pos = Pos::from_ipadic(details.first().copied().unwrap_or("UNK"));
-    let field = |i: usize| details.get(i).copied().filter(|v| !v.is_empty() && *v != "*");
+fn word_info(details: &[String], domain: bool) -> WordInfo {
+    let pos = Pos::from_ipadic(details.first().map(String::as_str).unwrap_or("UNK"));
+    let field = |i: usize| details.get(i).map(String::as_str).filter(|v| !v.is_empty() && *v != "*");
     WordInfo {
         // user-dictionary rows carry the surface as base form already
         lemma: if domain { None } else { field(6).map(Arc::from) },
