@@ -334,7 +334,7 @@ impl Bot {
     pub fn questions_in<'a>(&self, a: &'a Analysis) -> Vec<(Label, &'a str)> {
         let t = a.text.as_str();
         // one sentence (the common case) cannot hold two questions
-        if !t.contains(['?', '。', '!', '\n']) && !JOINTS.iter().any(|j| t.contains(j)) {
+        if !t.contains(['?', '。', '!', '\n']) && !(t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j))) {
             return Vec::new();
         }
         let segments = split_questions(a.text.as_str());
