@@ -209,27 +209,9 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::label::Label;
-    use crate::core::turn::EscalationReason;
-    use crate::service::EscalationStatus;
 
     fn esc(channel: ChannelKind) -> Escalation {
-        Escalation {
-            id: 1,
-            channel,
-            user: "u".into(),
-            conversation: "c".into(),
-            reason: EscalationReason::Urgent,
-            status: EscalationStatus::Open,
-            assignee: None,
-            text: String::new(),
-            intent: Label::Incident,
-            created_at: chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").unwrap(),
-            claimed_at: None,
-            resolved_at: None,
-            note: None,
-            staff_ref: None,
-        }
+        Escalation::sample(1, channel, "")
     }
 
     #[test]

@@ -91,7 +91,8 @@ const NOT_NAMES: &[&str] = &[
     "スタッフの", "メンバー", "ユーザー", "お客さん",
 ];
 
-fn digits_of(s: &str) -> String {
+/// The ASCII digits of `s`, full-width digits folded (０１２ → 012).
+pub fn digits_of(s: &str) -> String {
     s.chars()
         .filter_map(|c| match c {
             '0'..='9' => Some(c),

@@ -254,15 +254,6 @@ async fn two_low_confidence_turns_offer_a_person_and_yes_escalates(db: &TestDb) 
     assert_eq!((e.len(), e[0].id, e[0].reason), (1, id, EscalationReason::LowConfidence));
 }
 
-fn digits(s: &str) -> String {
-    s.chars()
-        .filter_map(|c| match c {
-            '0'..='9' => Some(c),
-            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
-            _ => None,
-        })
-        .collect()
-}
 
 async fn phone_and_doctor_id_never_reach_the_database(db: &TestDb) {
     let svc = db.service().await;
@@ -274,7 +265,7 @@ async fn phone_and_doctor_id_never_reach_the_database(db: &TestDb) {
     svc.staff_reply(id, "佐藤", "折り返しは 03-9876-5432 からお電話します").await.unwrap();
     svc.resolve(id, "佐藤", Some("会員番号 1122334455 を確認")).await.unwrap();
     let all = svc.store().all_text().await.unwrap().join("\n");
-    let d = digits(&all);
+    let d = madoguchi::redact::digits_of(&all);
     for secret in ["543210", "09087654321", "0398765432", "1122334455"] {
         assert!(!d.contains(secret), "{secret} left in the database:\n{all}");
     }
@@ -396,7 +387,7 @@ mod redaction {
     use madoguchi::redact::redact;
     use proptest::prelude::*;
 
-    use super::digits;
+    use madoguchi::redact::digits_of;
 
     fn sep() -> impl Strategy<Value = String> {
         prop_oneof![Just(""), Just("-"), Just("－"), Just("ー"), Just("‐"), Just("−"), Just(" "), Just("　"), Just("(")].prop_map(String::from)
@@ -437,16 +428,16 @@ mod redaction {
         fn removes_every_phone_number((d, shown) in phone(), pre in "[^0-9０-９]{0,12}", post in "[^0-9０-９]{0,12}") {
             let text = format!("{pre}{shown}{post}");
             let out = redact(&text);
-            prop_assert!(!digits(&out).contains(&d), "{text:?} → {out:?}");
+            prop_assert!(!digits_of(&out).contains(&d), "{text:?} → {out:?}");
         }
 
         #[test]
         fn removes_phone_numbers_next_to_anything((d, shown) in phone(), pre in any::<String>(), post in any::<String>()) {
             let text = format!("{pre} {shown} {post}");
             let out = redact(&text);
-            let kept = digits(&out);
+            let kept = madoguchi::redact::digits_of(&out);
             // digits around may be anything, but the number itself must not survive whole
-            prop_assert!(!kept.contains(&d) || digits(&format!("{pre} {post}")).contains(&d), "{text:?} → {out:?}");
+            prop_assert!(!kept.contains(&d) || madoguchi::redact::digits_of(&format!("{pre} {post}")).contains(&d), "{text:?} → {out:?}");
         }
     }
 }

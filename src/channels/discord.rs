@@ -700,22 +700,9 @@ mod tests {
 
     #[test]
     fn escalation_embed_has_claim_and_resolve_buttons() {
-        let e = Escalation {
-            id: 7,
-            channel: ChannelKind::Discord,
-            user: "123".into(),
-            conversation: "3003".into(),
-            reason: crate::core::turn::EscalationReason::Urgent,
-            status: crate::service::EscalationStatus::Open,
-            assignee: None,
-            text: "@everyone ランサムウェアに感染しました".into(),
-            intent: Label::Incident,
-            created_at: chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").unwrap(),
-            claimed_at: None,
-            resolved_at: None,
-            note: None,
-            staff_ref: None,
-        };
+        let mut e = Escalation::sample(7, ChannelKind::Discord, "@everyone ランサムウェアに感染しました");
+        e.user = "123".into();
+        e.conversation = "3003".into();
         let v = serde_json::to_value(escalation_message(&e)).unwrap();
         assert!(v["embeds"][0]["title"].as_str().unwrap().starts_with("#7 至急"));
         assert!(!v["embeds"][0]["description"].as_str().unwrap().contains("@everyone"));

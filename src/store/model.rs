@@ -68,6 +68,29 @@ pub struct Escalation {
     pub staff_ref: Option<String>,
 }
 
+#[cfg(test)]
+impl Escalation {
+    /// An open urgent escalation for unit tests of the channel renderers.
+    pub fn sample(id: i64, channel: ChannelKind, text: &str) -> Escalation {
+        Escalation {
+            id,
+            channel,
+            user: "u".into(),
+            conversation: "c".into(),
+            reason: EscalationReason::Urgent,
+            status: EscalationStatus::Open,
+            assignee: None,
+            text: text.into(),
+            intent: Label::Incident,
+            created_at: DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").expect("valid time"),
+            claimed_at: None,
+            resolved_at: None,
+            note: None,
+            staff_ref: None,
+        }
+    }
+}
+
 /// A staff reply waiting to be delivered through the member's channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxItem {
