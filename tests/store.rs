@@ -252,6 +252,8 @@ async fn two_low_confidence_turns_offer_a_person_and_yes_escalates(db: &TestDb) 
     let id = c.escalation_id.unwrap();
     let e = svc2.list_escalations(Some(EscalationStatus::Open)).await.unwrap();
     assert_eq!((e.len(), e[0].id, e[0].reason), (1, id, EscalationReason::LowConfidence));
+    // staff see the unclear questions, not just the "はい"
+    assert_eq!(e[0].text, "明日の天気を教えて / おすすめのラーメン屋は / はい");
 }
 
 

@@ -141,11 +141,22 @@ impl Store {
             if let Some(reason) = rec.escalate {
                 match &active {
                     None => {
+                        // "はい" to the offer of a person says nothing: staff see the
+                        // unclear questions that led to it (already redacted)
+                        let mut text = rec.member_text.clone();
+                        if reason == EscalationReason::LowConfidence {
+                            let earlier: Vec<(String,)> = sqlx::query_as(
+                                "SELECT text FROM messages WHERE conversation_id = $1 AND role = 'member' ORDER BY id DESC LIMIT 2")
+                                .bind(conv_id).fetch_all(&mut *tx).await?;
+                            let mut parts: Vec<String> = earlier.into_iter().rev().map(|r| r.0).collect();
+                            parts.push(text);
+                            text = parts.join(" / ");
+                        }
                         let (id,): (i64,) = sqlx::query_as(
                             "INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
                              VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8) RETURNING id")
                             .bind(conv_id).bind(rec.channel.as_str()).bind(&rec.user).bind(&rec.conversation)
-                            .bind(reason.as_str()).bind(&rec.member_text).bind(intent).bind(&at)
+                            .bind(reason.as_str()).bind(&text).bind(intent).bind(&at)
                             .fetch_one(&mut *tx).await?;
                         link = Some(id);
                         opened = Some(id);
