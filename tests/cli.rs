@@ -80,3 +80,20 @@ fn intents_check_names_file_and_line_of_a_broken_intent() {
     assert!(err.contains("intents/thanks.toml:"), "{err}");
     assert!(err.contains("unknown intent label"), "{err}");
 }
+
+#[test]
+fn eval_prints_accuracy_urgency_and_a_confusion_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("set.jsonl");
+    std::fs::write(
+        &p,
+        "{\"id\":1,\"text\":\"窓口の電話番号は？\",\"intent\":\"hotline\",\"urgent\":false}\n{\"id\":2,\"text\":\"ランサムウェアに感染しました\",\"intent\":\"incident\",\"urgent\":true}\n",
+    )
+    .unwrap();
+    let (out, _, ok) = run(&["eval", p.to_str().unwrap()], b"");
+    assert!(ok);
+    assert!(out.contains("cases: 2  accuracy: 1.000"), "{out}");
+    assert!(out.contains("urgent recall: 1.000"), "{out}");
+    let row = out.lines().skip_while(|l| !l.starts_with("confusion matrix")).find(|l| l.starts_with("hotline ")).expect("matrix row for hotline");
+    assert_eq!(row.split_whitespace().filter(|c| *c != ".").count(), 2, "{row}");
+}

@@ -89,6 +89,28 @@ pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
             outln!(out, "{l:<14} {:>9.3} {:>9.3} {gold:>7}", ratio(tp, pred), ratio(tp, gold));
         }
     }
+    // the full matrix: rows are the gold labels, columns the predictions
+    let short = |l: &str| if l == "out_of_scope" { "oos".to_string() } else { l.chars().take(4).collect::<String>() };
+    outln!(out, "\nconfusion matrix (rows: gold, columns: predicted)");
+    let mut header = format!("{:<14}", "");
+    for p in Label::ALL {
+        header.push_str(&format!(" {:>4}", short(p.as_str())));
+    }
+    outln!(out, "{header}");
+    for g in Label::ALL {
+        let g = g.as_str();
+        if !confusion.keys().any(|(gg, _)| gg == g) {
+            continue;
+        }
+        let mut row = format!("{g:<14}");
+        for p in Label::ALL {
+            match confusion.get(&(g.to_string(), p.as_str().to_string())) {
+                Some(v) => row.push_str(&format!(" {v:>4}")),
+                None => row.push_str(&format!(" {:>4}", ".")),
+            }
+        }
+        outln!(out, "{row}");
+    }
     outln!(out, "\nconfusion (gold → predicted, errors only):");
     for ((g, p), v) in &confusion {
         if g != p {
