@@ -332,8 +332,8 @@ impl Bot {
     /// The clear programme questions of a multi-question message, in the order asked,
     /// one per intent: (intent, sentence). Empty for a single question.
     pub fn questions_in<'a>(&self, a: &'a Analysis) -> Vec<(Label, &'a str)> {
-        let t = a.text.as_str();
-        // one sentence (the common case) cannot hold two questions
+        // one sentence (the common case, often ending in 「？」) cannot hold two questions
+        let t = a.text.as_str().trim_end_matches(['?', '。', '!', '\n', ' ']);
         if !t.contains(['?', '。', '!', '\n']) && !(t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j))) {
             return Vec::new();
         }
