@@ -563,18 +563,8 @@ pub async fn deliver_outbox(shared: &Shared, http: &Http) -> usize {
                 continue;
             }
         };
-        match channel.send_message(http, text_message(&super::slack::staff_reply_text(&item.text))).await {
-            Ok(_) => {
-                if let Err(e) = shared.service.mark_delivered(item.id).await {
-                    tracing::error!(error = %e, id = item.id, "delivered a staff reply but could not mark it");
-                }
-                n += 1;
-            }
-            Err(e) => {
-                shared.metrics.observe_delivery_failure(ChannelKind::Discord);
-                tracing::warn!(error = %e, id = item.id, "could not deliver a staff reply to Discord (will retry)");
-            }
-        }
+        let sent = channel.send_message(http, text_message(&super::slack::staff_reply_text(&item.text))).await;
+        n += usize::from(shared.record_delivery(item.id, ChannelKind::Discord, sent).await);
     }
     n
 }

@@ -147,6 +147,24 @@ pub enum Answer {
 }
 
 impl Shared {
+    /// Books the outcome of pushing one staff reply (outbox item) to a member: marks it
+    /// delivered, or counts the failure and leaves it for the next pass. True if sent.
+    pub async fn record_delivery<T, E: std::fmt::Display>(&self, outbox_id: i64, channel: ChannelKind, sent: Result<T, E>) -> bool {
+        match sent {
+            Ok(_) => {
+                if let Err(e) = self.service.mark_delivered(outbox_id).await {
+                    tracing::error!(error = %e, id = outbox_id, "delivered a staff reply but could not mark it");
+                }
+                true
+            }
+            Err(e) => {
+                self.metrics.observe_delivery_failure(channel);
+                tracing::warn!(error = %e, id = outbox_id, channel = channel.as_str(), "could not deliver a staff reply (will retry)");
+                false
+            }
+        }
+    }
+
     /// Rate-limits, answers, counts, and rings the bell when an escalation opened.
     pub async fn answer(&self, inbound: Inbound) -> Answer {
         let key = format!("{}:{}", inbound.channel.as_str(), inbound.user);

@@ -611,25 +611,21 @@ pub fn routes(shared: Shared, slack: Arc<SlackState>) -> Router {
         .with_state(Ctx { shared, slack })
 }
 
-fn verified(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    verify(&ctx.slack.cfg.signing_secret, headers, body, now_unix()).map_err(|e| {
+/// The raw body of a request whose Slack signature checks out.
+fn verified_body(ctx: &Ctx, headers: &HeaderMap, body: Result<RawBody, ApiError>) -> Result<axum::body::Bytes, ApiError> {
+    let RawBody(body) = body?;
+    verify(&ctx.slack.cfg.signing_secret, headers, &body, now_unix()).map_err(|e| {
         tracing::warn!(error = %e, "rejected a Slack request");
         ApiError::unauthorized(e.to_string())
-    })
-}
-
-fn body_of(body: Result<RawBody, ApiError>) -> Result<axum::body::Bytes, ApiError> {
-    body.map(|RawBody(b)| b)
+    })?;
+    Ok(body)
 }
 
 async fn events(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
-    let body = match body_of(body) {
+    let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = verified(&ctx, &headers, &body) {
-        return e.into_response();
-    }
     let env: Envelope = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(e) => return ApiError::bad_request("invalid_json", format!("not a Slack event envelope: {e}")).into_response(),
@@ -727,13 +723,10 @@ pub fn staff_ref(ts: &str) -> String {
 }
 
 async fn commands(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
-    let body = match body_of(body) {
+    let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = verified(&ctx, &headers, &body) {
-        return e.into_response();
-    }
     let cmd: Command = match serde_urlencoded::from_bytes(&body) {
         Ok(c) => c,
         Err(e) => return ApiError::bad_request("invalid_form", format!("not a Slack slash command: {e}")).into_response(),
@@ -769,13 +762,10 @@ struct InteractionForm {
 }
 
 async fn interactions(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
-    let body = match body_of(body) {
+    let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = verified(&ctx, &headers, &body) {
-        return e.into_response();
-    }
     let payload: Interaction = match serde_urlencoded::from_bytes::<InteractionForm>(&body).map_err(|e| e.to_string()).and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string())) {
         Ok(p) => p,
         Err(e) => return ApiError::bad_request("invalid_payload", format!("not a Slack interaction payload: {e}")).into_response(),
@@ -862,18 +852,8 @@ pub async fn deliver_outbox(shared: &Shared, slack: &SlackState) -> usize {
             // slash-command conversations have no thread: answer in a DM
             target = Target { channel: item.user.clone(), thread_ts: None };
         }
-        match slack.api.post_message(&text_message(&staff_reply_text(&item.text), &target)).await {
-            Ok(_) => {
-                if let Err(e) = shared.service.mark_delivered(item.id).await {
-                    tracing::error!(error = %e, id = item.id, "delivered a staff reply but could not mark it");
-                }
-                n += 1;
-            }
-            Err(e) => {
-                shared.metrics.observe_delivery_failure(ChannelKind::Slack);
-                tracing::warn!(error = %e, id = item.id, "could not deliver a staff reply to Slack (will retry)");
-            }
-        }
+        let sent = slack.api.post_message(&text_message(&staff_reply_text(&item.text), &target)).await;
+        n += usize::from(shared.record_delivery(item.id, ChannelKind::Slack, sent).await);
     }
     n
 }
