@@ -21,6 +21,7 @@ use crate::content::Content;
 use crate::core::hours::{Clock, SystemClock};
 use crate::core::turn::ChannelKind;
 use crate::engine;
+use crate::server::Limits;
 use crate::service::{Escalation, Service, StoreConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,7 @@ pub struct Application {
     slack: Option<Arc<SlackState>>,
     discord: Option<DiscordConfig>,
     config: Config,
+    limits: Limits,
 }
 
 impl Application {
@@ -77,7 +79,13 @@ impl Application {
         };
         let slack = config.slack.clone().map(|c| Arc::new(SlackState::new(c)));
         let router = channels::router(shared.clone(), &config, slack.clone());
-        Ok(Application { listener, addr, router, shared, slack, discord: config.discord.clone(), config })
+        Ok(Application { listener, addr, router, shared, slack, discord: config.discord.clone(), config, limits: Limits::default() })
+    }
+
+    /// Other HTTP timeouts and limits than the defaults (tests use short ones).
+    pub fn with_limits(mut self, limits: Limits) -> Application {
+        self.limits = limits;
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -95,7 +103,7 @@ impl Application {
 
     /// Serves until `stop` resolves, then shuts down gracefully.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let Application { listener, addr, router, shared, slack, discord, config } = self;
+        let Application { listener, addr, router, shared, slack, discord, config, limits } = self;
         for line in config.summary() {
             tracing::info!("{line}");
         }
@@ -123,15 +131,20 @@ impl Application {
         let staff_loop = tokio::spawn(staff_loop(shared.clone(), slack, discord_http, config.poll_interval, stop_rx));
 
         tracing::info!(%addr, "madoguchi serving");
-        let served = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(stop).await;
+        let served = crate::server::serve(listener, router, limits, stop).await;
 
+        // bounded: accepted work is kept (database or spool) within the service's
+        // budgets; anything still running after the grace period is left behind
         tracing::info!("shutting down: finishing accepted work");
+        let grace = limits.shutdown_grace;
         if let Some(s) = shards {
-            s.shutdown_all().await;
+            let _ = tokio::time::timeout(grace, s.shutdown_all()).await;
         }
-        shared.tasks.wait_idle().await;
+        if tokio::time::timeout(grace, shared.tasks.wait_idle()).await.is_err() {
+            tracing::warn!("{} accepted task(s) still running after {grace:?}; stopping anyway", shared.tasks.running());
+        }
         let _ = stop_tx.send(true);
-        let _ = staff_loop.await;
+        let _ = tokio::time::timeout(grace, staff_loop).await;
         tracing::info!("stopped");
         served.map_err(AppError::Serve)
     }

@@ -21,6 +21,7 @@ pub mod content;
 pub mod core;
 pub mod engine;
 pub mod redact;
+pub mod server;
 pub mod service;
 pub mod spool;
 pub mod store;

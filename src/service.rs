@@ -3,18 +3,37 @@
 //! escalation queue, staff replies and the outage spool handled here. Staff actions
 //! (claim, reply, resolve) go through it too.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::core::dialogue::Bot;
+use crate::core::handoff::Handoff;
 use crate::core::hours::{Clock, HOTLINE, OFFICIAL_URL};
 use crate::core::turn::{ChannelKind, ConversationState, Inbound, Reply, ReplyKind};
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
-use crate::store::{Store, TurnRecord};
+use crate::store::{ErrorClass, Store, TurnRecord};
 
 pub use crate::store::{
-    Backend, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats, StoreConfig, StoreError, TranscriptLine,
+    Backend, DbHealth, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats, StoreConfig, StoreError, TranscriptLine,
 };
+
+/// Time budgets of one member turn, so the answer (the hotline first) never waits on
+/// storage: reading the conversation, writing the turn, and appending it to the spool
+/// when the database did not take it. Together well under one second.
+pub const LOAD_BUDGET: Duration = Duration::from_millis(250);
+pub const WRITE_BUDGET: Duration = Duration::from_millis(400);
+pub const SPOOL_BUDGET: Duration = Duration::from_millis(250);
+/// Budget of a staff operation (queue, claim, reply, delivery bookkeeping).
+pub const STAFF_BUDGET: Duration = Duration::from_secs(5);
+/// How often the recovery task looks at the database and the spool.
+pub const RECOVERY_TICK: Duration = Duration::from_millis(500);
+
+/// Runs a storage operation within `budget`; [`StoreError::Timeout`] when it does not finish.
+pub async fn bounded<T, E: From<StoreError>>(budget: Duration, fut: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    tokio::time::timeout(budget, fut).await.unwrap_or_else(|_| Err(StoreError::Timeout.into()))
+}
 
 /// What the member gets for one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +56,25 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// What `/healthz` reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Health {
+    /// `ok`; `degraded` (records kept aside need an operator); `unhealthy` (the
+    /// database does not take writes: turns are spooled).
+    pub status: &'static str,
+    pub database: DbHealth,
+    /// Turns in the spool waiting for the database.
+    pub spool_pending: usize,
+    /// Records kept aside (unreadable or poison), waiting for an operator.
+    pub spool_kept_aside: usize,
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        self.status != "unhealthy"
+    }
+}
+
 /// Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct Service {
@@ -46,29 +84,42 @@ pub struct Service {
     spool: Spool,
     redactor: Redactor,
     desk: Desk,
+    /// Wakes the recovery task; it stops when the last clone of the service is gone.
+    recovery: Arc<Recovery>,
+}
+
+struct Recovery {
+    wake: tokio::sync::Notify,
+    _stop: tokio::sync::watch::Sender<()>,
 }
 
 impl Service {
-    /// Opens the store (DATABASE_URL, `cfg.sqlite_path`, or the SQLite default) and runs
-    /// the migrations. An unreachable database is not an error: turns are spooled and
-    /// written when it is back. A bad configuration or a failing migration is.
+    /// Opens the store (DATABASE_URL, `cfg.sqlite_path`, or the SQLite default), runs
+    /// the migrations and writes any spooled turns, and starts the recovery task. A
+    /// database that is unreachable, read-only, full or locked is not an error: turns
+    /// are spooled and written when it is back (the migrations run then). A bad
+    /// configuration or a migration the database refuses as wrong is.
     pub async fn build(bot: Arc<Bot>, cfg: StoreConfig, clock: Arc<dyn Clock>) -> Result<Service, ServiceError> {
         let store = Store::open(&cfg)?;
         let spool = Spool::new(cfg.spool_file()?);
         let redactor = Redactor::new(cfg.redact);
         let desk = Desk::new(store.clone(), clock.clone(), redactor);
-        let svc = Service { bot, store, clock, spool, redactor, desk };
-        match svc.store.ready().await {
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let recovery = Arc::new(Recovery { wake: tokio::sync::Notify::new(), _stop: stop });
+        let svc = Service { bot, store, clock, spool, redactor, desk, recovery };
+        match bounded(cfg.connect_timeout + Duration::from_secs(2), svc.store.ready()).await {
             Ok(()) => {
                 if let Err(e) = svc.flush_spool().await {
                     tracing::warn!("spool not replayed yet: {e}");
                 }
             }
-            Err(e) if e.is_unavailable() => {
-                tracing::warn!("database unreachable ({}): answering anyway, spooling to {}: {e}", svc.store.describe(), svc.spool.path().display())
+            Err(e) if e.class() != ErrorClass::Bug => {
+                svc.store.note_error(&e);
+                tracing::warn!("database not ready ({}): answering anyway, spooling to {}: {e}", svc.store.describe(), svc.spool.path().display())
             }
             Err(e) => return Err(e.into()),
         }
+        tokio::spawn(recovery_task(svc.store.clone(), svc.spool.clone(), svc.recovery.clone(), stopped));
         Ok(svc)
     }
 
@@ -88,55 +139,56 @@ impl Service {
         self.redactor
     }
 
-    /// One member message. Never fails for the member: database errors spool the turn.
+    /// The database and the spool, for `/healthz`.
+    pub fn health(&self) -> Health {
+        let database = self.store.health();
+        let spool_pending = if self.spool.has_pending() { self.spool.pending() } else { 0 };
+        let spool_kept_aside = self.spool.kept_aside();
+        let status = if !database.writable {
+            "unhealthy"
+        } else if spool_kept_aside > 0 {
+            "degraded"
+        } else {
+            "ok"
+        };
+        Health { status, database, spool_pending, spool_kept_aside }
+    }
+
+    /// One member message. Never fails for the member and never waits on storage
+    /// longer than the budgets above: the answer comes from a fresh state when the
+    /// conversation cannot be read, and a turn the database does not take is spooled.
+    /// An escalation is announced only as far as it was really kept.
     pub async fn handle(&self, inbound: Inbound) -> Outcome {
         let now = self.clock.now();
-        // what the store knows; any failure → answer from a fresh state and spool
-        let mut db_ok = match self.flush_spool().await {
-            Ok(_) => true,
+        if self.spool.has_pending() {
+            self.recovery.wake.notify_one();
+        }
+        let (channel, user, conv) = (inbound.channel, inbound.user.as_str(), inbound.conversation.as_str());
+        let pushable = matches!(channel, ChannelKind::Terminal | ChannelKind::Http);
+        let loaded = bounded(LOAD_BUDGET, async {
+            let state = self.store.load_state(channel, user, conv).await?;
+            let active = self.store.active_escalation(channel, user, conv).await?;
+            Ok::<_, StoreError>((state, active))
+        })
+        .await;
+        let (mut state, state_known, claimed) = match loaded {
+            Ok((s, a)) => (s.unwrap_or_default(), true, a.filter(|e| e.status == EscalationStatus::Claimed)),
             Err(e) => {
                 self.store.note_error(&e);
-                tracing::warn!("spool kept: {e}");
-                !e.is_unavailable()
+                tracing::warn!("conversation state unavailable, answering from a fresh state: {e}");
+                (ConversationState::default(), false, None)
             }
-        };
-        let (channel, user, conv) = (inbound.channel, inbound.user.as_str(), inbound.conversation.as_str());
-        let mut state = if db_ok {
-            match self.store.load_state(channel, user, conv).await {
-                Ok(s) => s.unwrap_or_default(),
-                Err(e) => {
-                    self.store.note_error(&e);
-                    tracing::warn!("conversation state unavailable: {e}");
-                    db_ok = false;
-                    ConversationState::default()
-                }
-            }
-        } else {
-            ConversationState::default()
-        };
-        let claimed = if db_ok {
-            match self.store.active_escalation(channel, user, conv).await {
-                Ok(e) => e.filter(|e| e.status == EscalationStatus::Claimed),
-                Err(e) => {
-                    self.store.note_error(&e);
-                    tracing::warn!("escalations unavailable: {e}");
-                    db_ok = false;
-                    None
-                }
-            }
-        } else {
-            None
         };
         let mut staff_messages = Vec::new();
-        if db_ok && matches!(channel, ChannelKind::Terminal | ChannelKind::Http) {
-            match self.store.take_outbox(channel, user, conv, now).await {
+        if state_known && pushable {
+            match bounded(LOAD_BUDGET, self.store.take_outbox(channel, user, conv, now)).await {
                 Ok(items) => staff_messages = items.into_iter().map(|i| i.text).collect(),
                 Err(e) => tracing::warn!("staff replies not delivered this turn: {e}"),
             }
         }
 
         let handled_by_staff = claimed.is_some();
-        let (reply, new_state) = if handled_by_staff {
+        let (mut reply, new_state) = if handled_by_staff {
             (self.staff_handling_reply(&inbound.text), None)
         } else {
             let r = self.bot.respond(&inbound.text, &mut state, now);
@@ -156,29 +208,45 @@ impl Service {
             urgent: reply.urgent,
             reply_kind: reply.kind,
             escalate: reply.escalate,
-            state: new_state,
+            // a state computed from a fresh start must not overwrite the stored one
+            state: if state_known { new_state } else { None },
             handled_by_staff,
         };
-        let escalation_id = if db_ok {
-            match self.store.apply_turn(&rec).await {
-                Ok(id) => id,
-                Err(e) => {
-                    self.store.note_error(&e);
-                    tracing::warn!("turn not stored, spooling: {e}");
-                    self.spool_turn(&rec).await;
-                    None
-                }
-            }
-        } else {
-            self.spool_turn(&rec).await;
-            None
+        let kept = self.keep(&rec).await;
+        let escalation_id = match kept {
+            Handoff::Kept { id } if rec.escalate.is_some() => id,
+            _ => None,
         };
+        if reply.escalate.is_some() {
+            reply.add_handoff(kept);
+        }
         Outcome { reply, escalation_id, staff_messages, handled_by_staff }
     }
 
-    async fn spool_turn(&self, rec: &TurnRecord) {
-        if let Err(e) = self.spool.append(rec).await {
-            tracing::error!("turn LOST: database down and spool failed: {e}");
+    /// Writes the turn to the database, or else fsyncs it to the spool, each within its
+    /// budget; says which (a timed-out write may still land: the spooled copy is then
+    /// skipped by its key, so it is never written twice).
+    async fn keep(&self, rec: &TurnRecord) -> Handoff {
+        match bounded(WRITE_BUDGET, self.store.apply_turn(rec)).await {
+            Ok(id) => return Handoff::Kept { id },
+            Err(e) => {
+                self.store.note_error(&e);
+                tracing::warn!(class = e.class().as_str(), "turn not stored, spooling: {e}");
+            }
+        }
+        match tokio::time::timeout(SPOOL_BUDGET, self.spool.append(rec)).await {
+            Ok(Ok(())) => {
+                self.recovery.wake.notify_one();
+                Handoff::Kept { id: None }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(alert = "turn_not_kept", class = e.class().as_str(), urgent = rec.urgent, escalation = rec.escalate.is_some(), "turn NOT kept: the database and the spool both failed: {e}");
+                Handoff::NotKept
+            }
+            Err(_) => {
+                tracing::error!(alert = "turn_not_kept", urgent = rec.urgent, "turn NOT kept: the spool did not answer in time");
+                Handoff::NotKept
+            }
         }
     }
 
@@ -255,11 +323,7 @@ impl Service {
 
     /// Writes spooled turns to the database; returns how many.
     pub async fn flush_spool(&self) -> Result<usize, StoreError> {
-        let n = self.spool.replay(&self.store).await?;
-        if n > 0 {
-            tracing::info!("wrote {n} spooled turn(s) to {}", self.store.describe());
-        }
-        Ok(n)
+        self.spool.replay(&self.store).await
     }
 }
 
@@ -280,7 +344,8 @@ impl Desk {
     /// Opens and migrates the store and writes any spooled turns (so the queue is
     /// complete); fails when the database cannot be reached.
     pub async fn connect(cfg: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Desk, StoreError> {
-        let store = Store::connect(cfg).await?;
+        let store = Store::open(cfg)?;
+        bounded(cfg.connect_timeout + Duration::from_secs(2), store.ready()).await?;
         Spool::new(cfg.spool_file()?).replay(&store).await?;
         Ok(Desk::new(store, clock, Redactor::new(cfg.redact)))
     }
@@ -290,53 +355,105 @@ impl Desk {
     }
 
     pub async fn list_escalations(&self, status: Option<EscalationStatus>) -> Result<Vec<Escalation>, StoreError> {
-        self.store.list_escalations(status).await
+        bounded(STAFF_BUDGET, self.store.list_escalations(status)).await
     }
 
     pub async fn escalation(&self, id: i64) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
-        self.store.escalation_with_transcript(id).await
+        bounded(STAFF_BUDGET, self.store.escalation_with_transcript(id)).await
     }
 
     /// Exactly one of several concurrent claimers wins; the others get
     /// [`StaffError::AlreadyClaimed`].
     pub async fn claim(&self, id: i64, staff: &str) -> Result<Escalation, StaffError> {
-        self.store.claim(id, staff, self.clock.now()).await
+        bounded(STAFF_BUDGET, self.store.claim(id, staff, self.clock.now())).await
     }
 
     /// Queues `text` (redacted) for delivery through the member's channel. Claims an
     /// open escalation for `staff`; refuses one claimed by someone else.
     pub async fn staff_reply(&self, id: i64, staff: &str, text: &str) -> Result<OutboxItem, StaffError> {
         let text = self.redactor.apply(text);
-        self.store.staff_reply(id, staff, &text, self.clock.now()).await
+        bounded(STAFF_BUDGET, self.store.staff_reply(id, staff, &text, self.clock.now())).await
     }
 
     pub async fn resolve(&self, id: i64, staff: &str, note: Option<&str>) -> Result<Escalation, StaffError> {
         let note = note.map(|n| self.redactor.apply(n).into_owned());
-        self.store.resolve(id, staff, note.as_deref(), self.clock.now()).await
+        bounded(STAFF_BUDGET, self.store.resolve(id, staff, note.as_deref(), self.clock.now())).await
     }
 
     pub async fn set_staff_ref(&self, id: i64, staff_ref: &str) -> Result<(), StoreError> {
-        self.store.set_staff_ref(id, staff_ref, self.clock.now()).await
+        bounded(STAFF_BUDGET, self.store.set_staff_ref(id, staff_ref, self.clock.now())).await
     }
 
     pub async fn escalation_by_staff_ref(&self, staff_ref: &str) -> Result<Option<Escalation>, StoreError> {
-        self.store.escalation_by_staff_ref(staff_ref).await
+        bounded(STAFF_BUDGET, self.store.escalation_by_staff_ref(staff_ref)).await
     }
 
     pub async fn undelivered(&self, channel: ChannelKind) -> Result<Vec<OutboxItem>, StoreError> {
-        self.store.undelivered(channel).await
+        bounded(STAFF_BUDGET, self.store.undelivered(channel)).await
     }
 
     pub async fn mark_delivered(&self, outbox_id: i64) -> Result<(), StoreError> {
-        self.store.mark_delivered(outbox_id, self.clock.now()).await
+        bounded(STAFF_BUDGET, self.store.mark_delivered(outbox_id, self.clock.now())).await
     }
 
     pub async fn unposted_escalations(&self) -> Result<Vec<Escalation>, StoreError> {
-        self.store.unposted_escalations().await
+        bounded(STAFF_BUDGET, self.store.unposted_escalations()).await
     }
 
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        self.store.stats().await
+        bounded(STAFF_BUDGET, self.store.stats()).await
     }
+}
 
+/// The background recovery task: every [`RECOVERY_TICK`] (or when woken) it notices a
+/// deleted SQLite file, probes a database that refused writes (running the migrations
+/// if they could not run at start-up), recovers the pool when needed, and writes the
+/// spool as soon as the database takes writes. Ends when the service is dropped.
+async fn recovery_task(store: Store, spool: Spool, rec: Arc<Recovery>, mut stopped: tokio::sync::watch::Receiver<()>) {
+    let mut last_recover: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RECOVERY_TICK) => {}
+            _ = rec.wake.notified() => {}
+            r = stopped.changed() => if r.is_err() { return },
+        }
+        let _ = store.check_file();
+        if store.is_blocked() {
+            match bounded(Duration::from_secs(3), store.probe()).await {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::debug!("database still not writable: {e}");
+                    if last_recover.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                        last_recover = Some(Instant::now());
+                        match store.recover().await {
+                            Ok(true) => tracing::info!("reopened {}", store.describe()),
+                            Ok(false) => {}
+                            Err(e) => tracing::error!("could not recover {}: {e}", store.describe()),
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        if spool.has_pending() {
+            if let Err(e) = spool.replay(&store).await {
+                tracing::warn!(class = e.class().as_str(), "spool kept for later: {e}");
+            }
+        }
+    }
+}
+
+/// Storage gauges and counters for `/metrics` (Prometheus text).
+pub fn render_health_metrics(svc: &Service) -> String {
+    let h = svc.health();
+    let mut s = String::new();
+    s.push_str("# HELP madoguchi_db_writable 1 when the database takes writes, 0 while turns are spooled.\n# TYPE madoguchi_db_writable gauge\n");
+    s.push_str(&format!("madoguchi_db_writable {}\n", u8::from(h.database.writable)));
+    s.push_str("# HELP madoguchi_spool_pending Turns in the spool waiting for the database.\n# TYPE madoguchi_spool_pending gauge\n");
+    s.push_str(&format!("madoguchi_spool_pending {}\n", h.spool_pending));
+    s.push_str("# HELP madoguchi_spool_kept_aside Spool records kept aside (unreadable or poison), waiting for an operator.\n# TYPE madoguchi_spool_kept_aside gauge\n");
+    s.push_str(&format!("madoguchi_spool_kept_aside {}\n", h.spool_kept_aside));
+    s.push_str("# HELP madoguchi_spool_poisoned_total Spool records this process set aside.\n# TYPE madoguchi_spool_poisoned_total counter\n");
+    s.push_str(&format!("madoguchi_spool_poisoned_total {}\n", svc.spool().poisoned_total()));
+    s
 }

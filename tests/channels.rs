@@ -333,3 +333,99 @@ async fn follow_ups_in_our_thread_need_no_mention_but_other_threads_are_left_alo
     assert!(posts.iter().filter(|p| p["thread_ts"] == root).any(|p| p.to_string().contains("0120-179-066")));
     assert!(!posts.iter().any(|p| p["thread_ts"] == "1700000000.002000"));
 }
+
+#[tokio::test]
+async fn healthz_is_ok_then_unhealthy_when_the_database_file_is_deleted() {
+    let mut app = spawn_app().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["database"]["writable"], true, "{v}");
+    // a stored turn, then the file goes away under the server
+    let res = app.post_message(json!({"user": "h1", "channel": "web", "text": URGENT})).await;
+    let id = res.json::<Value>().await.unwrap()["escalation_id"].as_i64().expect("stored");
+    let db = app.dir.path().join("madoguchi.db");
+    for sfx in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{sfx}", db.display()));
+    }
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "unhealthy", "{v}");
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("madoguchi_db_writable 0"));
+    // restored from the still-open file by the recovery task: healthy, nothing lost
+    let mut healthy = false;
+    for _ in 0..300 {
+        if app.client.get(app.url("/healthz")).send().await.unwrap().status() == 200 {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "never healthy again");
+    app.stop().await;
+    assert!(app.service.list_escalations(None).await.unwrap().iter().any(|e| e.id == id));
+}
+
+fn short_limits() -> madoguchi::server::Limits {
+    madoguchi::server::Limits {
+        header_timeout: std::time::Duration::from_millis(500),
+        request_timeout: std::time::Duration::from_millis(800),
+        max_connections: 64,
+        shutdown_grace: std::time::Duration::from_secs(2),
+    }
+}
+
+/// Reads until the server closes the connection (bounded by a generous guard).
+async fn read_until_closed(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut out)).await;
+    assert!(r.is_ok(), "the server never closed the connection");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn idle_and_slow_header_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let mut app = spawn_app_limited(short_limits()).await;
+    // connected, says nothing
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // headers trickling in, never finished
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // a kept-alive connection after one answered request
+    let mut kept = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    read_until_closed(&mut idle).await;
+    read_until_closed(&mut slow).await;
+    let answered = read_until_closed(&mut kept).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    // still serving
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_gets_408_and_the_connection_closed() {
+    use tokio::io::AsyncWriteExt;
+    let mut app = spawn_app_limited(short_limits()).await;
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+    let out = read_until_closed(&mut s).await;
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(out.contains("request_timeout"), "{out}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_with_a_half_sent_request_open() {
+    use tokio::io::AsyncWriteExt;
+    let mut app = spawn_app_limited(madoguchi::server::Limits { header_timeout: std::time::Duration::from_secs(60), request_timeout: std::time::Duration::from_secs(60), ..short_limits() }).await;
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"user\"").await.unwrap();
+    // bounded by the shutdown grace period, not by the client
+    tokio::time::timeout(std::time::Duration::from_secs(30), app.stop()).await.expect("shutdown finished");
+}

@@ -106,12 +106,18 @@ async fn messages(State(shared): State<Shared>, body: Result<RawBody, ApiError>)
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// 200 with `"status":"ok"` (or `"degraded"`: spool records kept aside); 503
+/// `"unhealthy"` while the database does not take writes (turns are being spooled).
+async fn healthz(State(shared): State<Shared>) -> Response {
+    let h = shared.service.health();
+    let code = if h.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(h)).into_response()
 }
 
 async fn metrics(State(shared): State<Shared>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render()).into_response()
+    let mut text = shared.metrics.render();
+    text.push_str(&crate::service::render_health_metrics(&shared.service));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 pub fn routes(shared: Shared) -> Router {

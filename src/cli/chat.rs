@@ -52,10 +52,8 @@ fn render_outcome(o: &Outcome) -> String {
     for m in &o.staff_messages {
         s.push_str(&format!("【事務局の担当者より】\n{m}\n\n"));
     }
+    // the hand-off notice (with its number, when the database took it) is in the reply
     s.push_str(&render(&o.reply));
-    if let Some(id) = o.escalation_id {
-        s.push_str(&format!("\n\n（事務局への引き継ぎ番号: #{id}）"));
-    }
     s
 }
 

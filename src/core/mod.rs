@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod dates;
 pub mod dialogue;
 pub mod facts;
+pub mod handoff;
 pub mod hours;
 pub mod intents;
 pub mod interview;

@@ -4,20 +4,25 @@
 //! `migrations/sqlite` and `migrations/postgres` and run at start-up. Text reaching
 //! the store is already redacted by the service.
 
+mod class;
 mod model;
 mod queries;
+pub use class::ErrorClass;
 pub use queries::StaffError;
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgPoolOptions, PgPool};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
 use tokio::sync::Mutex;
 
 pub use model::*;
+use model::ts;
 
 /// File name of the SQLite database in the data directory.
 pub const DB_FILE: &str = "madoguchi.db";
@@ -36,11 +41,27 @@ pub struct StoreConfig {
     pub redact: bool,
     /// How long to wait for a database connection before spooling.
     pub connect_timeout: Duration,
+    /// SQLite: how long a statement waits for another process's lock (short: the
+    /// member's turn is spooled instead of waiting).
+    pub busy_timeout: Duration,
+    /// PostgreSQL: `statement_timeout` and `lock_timeout` of every session.
+    pub statement_timeout: Duration,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { database_url: None, sqlite_path: None, spool_path: None, redact: true, connect_timeout: Duration::from_secs(3) }
+        StoreConfig {
+            database_url: None,
+            sqlite_path: None,
+            spool_path: None,
+            redact: true,
+            connect_timeout: Duration::from_secs(3),
+            busy_timeout: Duration::from_millis(300),
+            statement_timeout: Duration::from_secs(5),
+            max_connections: 16,
+        }
     }
 }
 
@@ -68,6 +89,7 @@ impl StoreConfig {
                 .filter(|s| *s > 0.0 && s.is_finite())
                 .map(Duration::from_secs_f64)
                 .unwrap_or(Duration::from_secs(3)),
+            ..StoreConfig::default()
         }
     }
 
@@ -122,7 +144,8 @@ pub fn default_data_dir() -> PathBuf {
     dirs::data_dir().map(|d| d.join("madoguchi")).unwrap_or_else(|| PathBuf::from(".madoguchi"))
 }
 
-/// Everything that can go wrong in the store.
+/// Everything that can go wrong in the store. [`StoreError::class`] sorts each into
+/// an [`ErrorClass`]; the write path decides by class.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -135,26 +158,24 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database unreachable (retrying in a few seconds)")]
     Unavailable,
+    /// A recent failure of this class: the store fails fast until it recovers.
+    #[error("database not writable ({0}); retrying in the background")]
+    Down(ErrorClass),
+    /// The SQLite file was deleted or replaced while the server had it open.
+    #[error("the database file {} was deleted or replaced while open", .0.display())]
+    Gone(PathBuf),
+    /// The operation did not finish within its time budget.
+    #[error("the database did not answer in time")]
+    Timeout,
     #[error("spool {path}: {source}")]
     Spool { path: PathBuf, source: std::io::Error },
 }
 
 impl StoreError {
-    /// The database could not be reached (as opposed to a query being wrong): the
-    /// caller spools and retries later.
+    /// The database could not be reached (as opposed to a query being wrong).
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Unavailable => true,
-            StoreError::Db(e) => is_unavailable(e),
-            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => is_unavailable(e),
-            _ => false,
-        }
+        self.class() == ErrorClass::Unavailable
     }
-}
-
-fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed)
-        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref().is_some_and(|c| c.starts_with("57P") || c.starts_with("08") || c == "3D000"))
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +188,7 @@ pub(crate) enum Db {
 /// its backend, the SQL text is shared).
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.db {
+        match &$store.db() {
             $crate::store::Db::Sqlite($pool) => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
@@ -175,57 +196,126 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
-/// A connection pool plus "migrations done" — cheap to clone.
+/// Why writes are refused for now (set by a failure, cleared by a successful probe).
 #[derive(Debug, Clone)]
-pub struct Store {
-    pub(crate) db: Db,
-    backend: Backend,
-    migrated: Arc<AtomicBool>,
-    migrate_lock: Arc<Mutex<()>>,
-    /// After a connection failure, calls fail fast until this instant (so an outage
-    /// costs the member one timeout, not one per query).
-    down_until: Arc<std::sync::Mutex<Option<Instant>>>,
+struct Blocked {
+    class: ErrorClass,
+    message: String,
+    /// Callers fail fast until then; the recovery task probes regardless.
+    until: Instant,
 }
 
-/// How long the store stays "down" after a connection failure before trying again.
+/// What `/healthz` and `/metrics` say about the database.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DbHealth {
+    /// Takes writes right now (as far as the last operation and probe know).
+    pub writable: bool,
+    /// The class of the failure that made it not writable.
+    pub class: Option<ErrorClass>,
+    pub detail: Option<String>,
+}
+
+/// A connection pool plus "migrations done" and the health state — cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Arc<RwLock<Db>>,
+    backend: Backend,
+    cfg: StoreConfig,
+    migrated: Arc<AtomicBool>,
+    migrate_lock: Arc<Mutex<()>>,
+    blocked: Arc<std::sync::Mutex<Option<Blocked>>>,
+    /// SQLite: (device, inode) of the file the pool has open, to notice it being
+    /// deleted or replaced; and one connection held open outside the pool, so a
+    /// deleted file can still be copied back ([`Store::recover`]).
+    file_id: Arc<std::sync::Mutex<Option<(u64, u64)>>>,
+    anchor: Arc<Mutex<Option<SqliteConnection>>>,
+    /// SQLite takes one writer at a time: serialising writers in the process avoids
+    /// busy waits between our own connections.
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// How long calls fail fast after a failure that blocks writes, when no recovery task
+/// clears it sooner.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+fn sqlite_options(path: &std::path::Path, cfg: &StoreConfig) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(cfg.busy_timeout)
+        .foreign_keys(true)
+}
+
+fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
+    Ok(match backend {
+        Backend::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(cfg.connect_timeout)
+                    .connect_lazy_with(sqlite_options(path, cfg)),
+            )
+        }
+        Backend::Postgres(url) => {
+            let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad DATABASE_URL: {e}")))?
+                // server-side bounds: no statement, lock wait or idle transaction runs
+                // for ever; the server probes a vanished client with TCP keepalives
+                .options([
+                    ("statement_timeout", ms(cfg.statement_timeout)),
+                    ("lock_timeout", ms(cfg.statement_timeout)),
+                    ("idle_in_transaction_session_timeout", ms(cfg.statement_timeout * 2)),
+                    ("tcp_keepalives_idle", "10".to_string()),
+                    ("tcp_keepalives_interval", "5".to_string()),
+                    ("tcp_keepalives_count", "3".to_string()),
+                ]);
+            Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(cfg.max_connections)
+                    .acquire_timeout(cfg.connect_timeout)
+                    .max_lifetime(Duration::from_secs(30 * 60))
+                    .connect_lazy_with(opts),
+            )
+        }
+    })
+}
+
+#[cfg(unix)]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|_| (0, 0))
+}
 
 impl Store {
     /// Builds the pool without connecting (a down database is not an error here).
     /// For SQLite the parent directory is created.
     pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
         let backend = cfg.backend()?;
-        let db = match &backend {
-            Backend::Sqlite(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
-                }
-                let opts = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(15))
-                    .foreign_keys(true);
-                Db::Sqlite(SqlitePoolOptions::new().max_connections(4).acquire_timeout(cfg.connect_timeout).connect_lazy_with(opts))
-            }
-            Backend::Postgres(url) => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(cfg.connect_timeout)
-                    .connect_lazy(url)
-                    .map_err(|e| StoreError::Config(format!("bad DATABASE_URL: {e}")))?;
-                Db::Postgres(pool)
-            }
-        };
+        let db = build_pool(&backend, cfg)?;
         Ok(Store {
-            db,
+            db: Arc::new(RwLock::new(db)),
             backend,
+            cfg: cfg.clone(),
             migrated: Arc::new(AtomicBool::new(false)),
             migrate_lock: Arc::new(Mutex::new(())),
-            down_until: Arc::new(std::sync::Mutex::new(None)),
+            blocked: Arc::new(std::sync::Mutex::new(None)),
+            file_id: Arc::new(std::sync::Mutex::new(None)),
+            anchor: Arc::new(Mutex::new(None)),
+            write_lock: Arc::new(Mutex::new(())),
         })
     }
 
@@ -236,8 +326,17 @@ impl Store {
         Ok(s)
     }
 
+    /// The current pool (swapped by [`Store::recover`]).
+    pub(crate) fn db(&self) -> Db {
+        self.db.read().expect("pool lock").clone()
+    }
+
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
     }
 
     /// A human description of where the data is (never prints a password).
@@ -252,14 +351,32 @@ impl Store {
         }
     }
 
-    /// Runs the migrations once per process (retried after a failure); fails fast
-    /// with [`StoreError::Unavailable`] for a while after a connection failure.
-    pub async fn ready(&self) -> Result<(), StoreError> {
-        if let Some(t) = *self.down_until.lock().expect("down_until lock") {
-            if Instant::now() < t {
-                return Err(StoreError::Unavailable);
+    fn fail_fast(&self, write: bool) -> Result<(), StoreError> {
+        let b = self.blocked.lock().expect("blocked lock");
+        match &*b {
+            Some(b) if Instant::now() < b.until && (write || matches!(b.class, ErrorClass::Unavailable | ErrorClass::Corrupt)) => {
+                Err(StoreError::Down(b.class))
             }
+            _ => Ok(()),
         }
+    }
+
+    /// Runs the migrations once per process (retried after a failure); fails fast
+    /// with [`StoreError::Down`] for a while after the database was found unreachable.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.fail_fast(false)?;
+        self.migrate().await
+    }
+
+    /// Like [`Store::ready`], for an operation that writes: also fails fast while the
+    /// database is read-only, full or its file gone, and checks the file is still there.
+    pub async fn ready_to_write(&self) -> Result<(), StoreError> {
+        self.fail_fast(true)?;
+        self.migrate().await?;
+        self.check_file()
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
         if self.migrated.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -267,7 +384,7 @@ impl Store {
         if self.migrated.load(Ordering::Acquire) {
             return Ok(());
         }
-        let r = match &self.db {
+        let r = match &self.db() {
             Db::Sqlite(p) => SQLITE_MIGRATOR.run(p).await,
             Db::Postgres(p) => POSTGRES_MIGRATOR.run(p).await,
         };
@@ -276,21 +393,164 @@ impl Store {
             self.note_error(&e);
             return Err(e);
         }
+        if let Backend::Sqlite(path) = &self.backend {
+            // remember which file we have, and keep one connection to it outside the pool
+            *self.file_id.lock().expect("file id lock") = file_id(path);
+            let mut anchor = self.anchor.lock().await;
+            if anchor.is_none() {
+                match SqliteConnection::connect_with(&sqlite_options(path, &self.cfg)).await {
+                    Ok(c) => *anchor = Some(c),
+                    Err(e) => tracing::warn!("no anchor connection to {}: {e}", path.display()),
+                }
+            }
+        }
         self.migrated.store(true, Ordering::Release);
         Ok(())
     }
 
-    /// Records a failure: when it means the database is unreachable, later calls fail
-    /// fast for [`RETRY_AFTER`].
+    /// SQLite: fails with [`StoreError::Gone`] when the database file was deleted or
+    /// replaced since the pool opened it (writes would go to an unlinked file).
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        let Backend::Sqlite(path) = &self.backend else { return Ok(()) };
+        let known = *self.file_id.lock().expect("file id lock");
+        match known {
+            Some(id) if file_id(path) != Some(id) => {
+                let e = StoreError::Gone(path.clone());
+                self.note_error(&e);
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failure: when its class blocks writes, later calls fail fast until the
+    /// recovery task sees the database writable again (or [`RETRY_AFTER`] passes).
     pub fn note_error(&self, e: &StoreError) {
-        if e.is_unavailable() && !matches!(e, StoreError::Unavailable) {
-            *self.down_until.lock().expect("down_until lock") = Some(Instant::now() + RETRY_AFTER);
+        if matches!(e, StoreError::Down(_)) {
+            return;
+        }
+        let class = e.class();
+        if class.blocks_writes() {
+            let mut b = self.blocked.lock().expect("blocked lock");
+            if b.is_none() {
+                tracing::error!(class = class.as_str(), "{}: writes go to the spool until it recovers: {e}", self.describe());
+            }
+            *b = Some(Blocked { class, message: e.to_string(), until: Instant::now() + RETRY_AFTER });
         }
     }
 
     /// Forgets a recorded outage (tests, or an operator who knows the database is back).
     pub fn reset_outage(&self) {
-        *self.down_until.lock().expect("down_until lock") = None;
+        *self.blocked.lock().expect("blocked lock") = None;
+    }
+
+    /// What `/healthz` reports.
+    pub fn health(&self) -> DbHealth {
+        let _ = self.check_file();
+        match &*self.blocked.lock().expect("blocked lock") {
+            Some(b) => DbHealth { writable: false, class: Some(b.class), detail: Some(b.message.clone()) },
+            None => DbHealth { writable: true, class: None, detail: None },
+        }
+    }
+
+    /// Whether the store currently refuses writes.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.lock().expect("blocked lock").is_some()
+    }
+
+    /// One write round trip, bypassing the fail-fast state: runs the migrations if
+    /// they have not run, checks the SQLite file, and writes a probe row. On success
+    /// the store is writable again.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let r = async {
+            self.migrate().await?;
+            self.check_file()?;
+            let now = ts(chrono::Utc::now().fixed_offset());
+            let _w = self.write_guard().await;
+            with_pool!(self, p => sqlx::query("INSERT INTO spool_applied (spool_key, applied_at) VALUES ('~probe', $1) ON CONFLICT (spool_key) DO UPDATE SET applied_at = excluded.applied_at")
+                .bind(&now).execute(p).await.map(|_| ()))?;
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        match &r {
+            Ok(()) => {
+                if self.blocked.lock().expect("blocked lock").take().is_some() {
+                    tracing::info!("{} takes writes again", self.describe());
+                }
+            }
+            Err(e) => self.note_error(e),
+        }
+        r
+    }
+
+    /// SQLite only one writer at a time: the guard serialising this process's writers.
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite(_) => Some(self.write_lock.lock().await),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Gets the store working again after a failure that may have left the pool in a
+    /// bad state: the SQLite file deleted or replaced (copied back from the connection
+    /// still holding it, when there is one), disk full or I/O errors (a fresh pool).
+    /// Returns true when it did something.
+    pub async fn recover(&self) -> Result<bool, StoreError> {
+        let Backend::Sqlite(path) = &self.backend else { return Ok(false) };
+        let known = *self.file_id.lock().expect("file id lock");
+        let gone = known.is_some() && file_id(path) != known;
+        let class = self.blocked.lock().expect("blocked lock").as_ref().map(|b| b.class);
+        if !gone && !matches!(class, Some(ErrorClass::DiskFull | ErrorClass::Corrupt | ErrorClass::Unavailable | ErrorClass::ReadOnly)) {
+            return Ok(false);
+        }
+        let _w = self.write_lock.lock().await;
+        let mut anchor = self.anchor.lock().await;
+        let mut restored = None;
+        if gone {
+            // the file we had is unlinked but still open: copy it back to its place
+            let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            name.push(".restore");
+            let tmp = path.with_file_name(name);
+            let _ = std::fs::remove_file(&tmp);
+            match anchor.as_mut() {
+                Some(c) => match sqlx::query("VACUUM INTO $1").bind(tmp.to_string_lossy().into_owned()).execute(&mut *c).await {
+                    Ok(_) => restored = Some(tmp),
+                    Err(e) => tracing::error!("could not copy the deleted database back from the open connection: {e}"),
+                },
+                None => tracing::error!("the database file {} is gone and no connection holds it: starting a new one", path.display()),
+            }
+        }
+        // close every connection to the old file (bounded), then swap in a fresh pool
+        let old = self.db();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            match &old {
+                Db::Sqlite(p) => p.close().await,
+                Db::Postgres(p) => p.close().await,
+            }
+        })
+        .await;
+        if let Some(c) = anchor.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), c.close()).await;
+        }
+        if gone {
+            let wal = |sfx: &str| {
+                let mut n = path.as_os_str().to_os_string();
+                n.push(sfx);
+                PathBuf::from(n)
+            };
+            if let Some(tmp) = &restored {
+                // only the restored copy belongs at the path now
+                let _ = std::fs::remove_file(wal("-wal"));
+                let _ = std::fs::remove_file(wal("-shm"));
+                std::fs::rename(tmp, path).map_err(|source| StoreError::Spool { path: path.clone(), source })?;
+                tracing::warn!("restored the deleted database file {} from the open connection", path.display());
+            }
+        }
+        *self.db.write().expect("pool lock") = build_pool(&self.backend, &self.cfg)?;
+        *self.file_id.lock().expect("file id lock") = None;
+        self.migrated.store(false, Ordering::Release);
+        drop(anchor);
+        Ok(true)
     }
 
     pub async fn close(&self) {

@@ -109,7 +109,8 @@ impl Store {
     /// escalation opened or joined when the turn asked for one; writing the same
     /// record twice writes it once.
     pub async fn apply_turn(&self, rec: &TurnRecord) -> Result<Option<i64>, StoreError> {
-        self.ready().await?;
+        self.ready_to_write().await?;
+        let _w = self.write_guard().await;
         let at = ts(rec.at);
         let state_json = rec.state.as_ref().map(|s| serde_json::to_string(s).expect("state serialises"));
         let urgent = i64::from(rec.urgent);
@@ -188,6 +189,7 @@ impl Store {
     /// (atomically: two concurrent turns never both deliver one reply).
     pub async fn take_outbox(&self, channel: ChannelKind, user: &str, conversation: &str, now: DateTime<FixedOffset>) -> Result<Vec<OutboxItem>, StoreError> {
         self.ready().await?;
+        let _w = self.write_guard().await;
         let mut rows: Vec<OutRow> = with_pool!(self, p => sqlx::query_as(
             "UPDATE outbox SET delivered_at = $1 WHERE delivered_at IS NULL AND channel = $2 AND user_id = $3 AND conversation = $4 \
              RETURNING id, escalation_id, channel, user_id, conversation, text, staff")
@@ -255,6 +257,7 @@ impl Store {
     /// claimers exactly one wins.
     pub async fn claim(&self, id: i64, staff: &str, now: DateTime<FixedOffset>) -> Result<Escalation, StaffError> {
         self.ready().await?;
+        let _w = self.write_guard().await;
         let at = ts(now);
         let row: Option<EscRow> = with_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -279,6 +282,7 @@ impl Store {
             return Err(StaffError::EmptyText);
         }
         self.ready().await?;
+        let _w = self.write_guard().await;
         let at = ts(now);
         let res: Result<OutboxItem, StaffError> = with_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -316,6 +320,7 @@ impl Store {
     /// Resolves an open or claimed escalation; the bot answers that conversation again.
     pub async fn resolve(&self, id: i64, staff: &str, note: Option<&str>, now: DateTime<FixedOffset>) -> Result<Escalation, StaffError> {
         self.ready().await?;
+        let _w = self.write_guard().await;
         let at = ts(now);
         let row: Option<EscRow> = with_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -337,6 +342,7 @@ impl Store {
 
     pub async fn set_staff_ref(&self, id: i64, staff_ref: &str, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
         self.ready().await?;
+        let _w = self.write_guard().await;
         let at = ts(now);
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -364,6 +370,7 @@ impl Store {
 
     pub async fn mark_delivered(&self, outbox_id: i64, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
         self.ready().await?;
+        let _w = self.write_guard().await;
         with_pool!(self, p => sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL")
             .bind(ts(now)).bind(outbox_id).execute(p).await.map(|_| ())?);
         Ok(())

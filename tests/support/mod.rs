@@ -109,7 +109,7 @@ pub struct TestApp {
     pub service: Service,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), AppError>>>,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -176,6 +176,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_full(tweak, madoguchi::server::Limits::default()).await
+}
+
+/// With other HTTP timeouts and limits (slow-client tests use short ones).
+pub async fn spawn_app_limited(limits: madoguchi::server::Limits) -> TestApp {
+    spawn_app_full(|_| {}, limits).await
+}
+
+pub async fn spawn_app_full(tweak: impl FnOnce(&mut Config), limits: madoguchi::server::Limits) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let (slack, mock_addr) = spawn_mock().await;
     let mut store = StoreConfig::sqlite(dir.path().join("madoguchi.db"));
@@ -194,11 +203,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tweak(&mut config);
-    let app = Application::build_with(config, service.clone()).await.expect("app builds");
+    let app = Application::build_with(config, service.clone()).await.expect("app builds").with_limits(limits);
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, stop: Some(tx), handle: Some(handle), _dir: dir }
+    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, stop: Some(tx), handle: Some(handle), dir }
 }
