@@ -8,21 +8,21 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serenity::all::{Client, Http, ShardManager};
+use serenity::all::{Client, HttpBuilder, ShardManager};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
 use crate::channels::metrics::Metrics;
 use crate::channels::ratelimit::RateLimiter;
 use crate::channels::slack::SlackState;
-use crate::channels::{self, discord, slack, Shared, Tasks};
+use crate::channels::staff::{staff_loop, StaffChannels};
+use crate::channels::{self, discord, mattermost, slack, Shared, Tasks};
 use crate::config::{Config, DiscordConfig};
 use crate::content::Content;
 use crate::core::hours::{Clock, SystemClock};
-use crate::core::turn::ChannelKind;
 use crate::engine;
 use crate::server::Limits;
-use crate::service::{Escalation, Service, StoreConfig};
+use crate::service::{Service, StoreConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -108,13 +108,29 @@ impl Application {
             tracing::info!("{line}");
         }
 
+        // The staff channels, in order of preference for escalations from channels
+        // without a staff room of their own: Slack, Discord, Mattermost.
+        let mut staff: StaffChannels = Vec::new();
+        if let Some(s) = &slack {
+            staff.push(s.clone());
+        }
+
+        // Slack Socket Mode: a WebSocket out to Slack; stopped before the drain below.
+        let (intake_tx, intake_rx) = watch::channel(false);
+        let mut socket = None;
+        if let Some(s) = slack.as_ref() {
+            if let Some(app_token) = s.cfg.app_token.clone() {
+                let ctx = slack::Ctx { shared: shared.clone(), slack: s.clone() };
+                socket = Some(tokio::spawn(slack::socket::run(ctx, app_token, intake_rx.clone())));
+            }
+        }
+
         // Discord: a gateway client in the background; its failure never stops HTTP.
-        let mut discord_http: Option<(Arc<Http>, DiscordConfig)> = None;
         let mut shards: Option<Arc<ShardManager>> = None;
         if let Some(dc) = discord {
-            match Client::builder(dc.token.expose(), discord::intents()).event_handler(discord::Handler::new(shared.clone(), dc.clone())).await {
+            match discord_client(&dc, shared.clone()).await {
                 Ok(mut client) => {
-                    discord_http = Some((client.http.clone(), dc));
+                    staff.push(Arc::new(discord::DiscordStaff { http: client.http.clone(), cfg: dc }));
                     shards = Some(client.shard_manager.clone());
                     tokio::spawn(async move {
                         if let Err(e) = client.start().await {
@@ -125,10 +141,15 @@ impl Application {
                 Err(e) => tracing::error!(error = %e, "could not build the Discord client; Discord is off"),
             }
         }
+        if let Some(m) = config.mattermost.as_ref().and_then(mattermost::MattermostStaff::new) {
+            staff.push(Arc::new(m));
+        }
+        let pushed: Vec<_> = staff.iter().filter(|c| c.pushes_replies()).map(|c| c.kind()).collect();
+        shared.service.set_pushed(&pushed);
 
         // The staff loop: escalations to staff channels, staff replies to members.
         let (stop_tx, stop_rx) = watch::channel(false);
-        let staff_loop = tokio::spawn(staff_loop(shared.clone(), slack, discord_http, config.poll_interval, stop_rx));
+        let staff_loop = tokio::spawn(staff_loop(shared.clone(), staff, config.poll_interval, stop_rx));
 
         tracing::info!(%addr, "madoguchi serving");
         let served = crate::server::serve(listener, router, limits, stop).await;
@@ -136,6 +157,10 @@ impl Application {
         // bounded: accepted work is kept (database or spool) within the service's
         // budgets; anything still running after the grace period is left behind
         tracing::info!("shutting down: finishing accepted work");
+        let _ = intake_tx.send(true);
+        if let Some(s) = socket {
+            let _ = s.await;
+        }
         let grace = limits.shutdown_grace;
         if let Some(s) = shards {
             let _ = tokio::time::timeout(grace, s.shutdown_all()).await;
@@ -150,51 +175,16 @@ impl Application {
     }
 }
 
-/// Which staff channel posts an escalation: Discord's own go to Discord when it has a
-/// staff channel; everything else to Slack when it has one; otherwise whichever has.
-fn route_escalations(slack_staff: bool, discord_staff: bool) -> (impl Fn(&Escalation) -> bool + Copy, impl Fn(&Escalation) -> bool + Copy) {
-    let to_slack = move |e: &Escalation| slack_staff && !(discord_staff && e.channel == ChannelKind::Discord);
-    let to_discord = move |e: &Escalation| discord_staff && (e.channel == ChannelKind::Discord || !slack_staff);
-    (to_slack, to_discord)
-}
-
-async fn staff_pass(shared: &Shared, slack: &Option<Arc<SlackState>>, discord: &Option<(Arc<Http>, DiscordConfig)>) {
-    let slack_staff = slack.as_ref().is_some_and(|s| s.cfg.staff_channel.is_some());
-    let discord_staff = discord.as_ref().is_some_and(|(_, d)| d.staff_channel_id.is_some());
-    let (to_slack, to_discord) = route_escalations(slack_staff, discord_staff);
-    if let Some(s) = slack {
-        slack::post_escalations(shared, s, to_slack).await;
-        slack::deliver_outbox(shared, s).await;
+/// The Discord gateway client. With `DISCORD_API_BASE` every REST call (and so the
+/// gateway URL from `GET /gateway`) goes to that base instead of discord.com, and
+/// serenity's own rate limiter is off: in serenity 0.12 it would build its requests
+/// without the proxy, and the proxy (e.g. twilight's http-proxy) does the rate limiting.
+async fn discord_client(dc: &DiscordConfig, shared: Shared) -> Result<Client, serenity::Error> {
+    let mut http = HttpBuilder::new(dc.token.expose());
+    if let Some(base) = &dc.api_base {
+        http = http.proxy(base.as_str()).ratelimiter_disabled(true);
     }
-    if let Some((http, d)) = discord {
-        discord::post_escalations(shared, http, d, to_discord).await;
-        discord::deliver_outbox(shared, http).await;
-    }
-}
-
-async fn staff_loop(
-    shared: Shared,
-    slack: Option<Arc<SlackState>>,
-    discord: Option<(Arc<Http>, DiscordConfig)>,
-    every: std::time::Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    if slack.is_none() && discord.is_none() {
-        return;
-    }
-    loop {
-        staff_pass(&shared, &slack, &discord).await;
-        if *stop.borrow() {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shared.wake.notified() => {}
-            _ = stop.changed() => {}
-        }
-    }
-    // one last pass after everything accepted has been answered
-    staff_pass(&shared, &slack, &discord).await;
+    serenity::all::ClientBuilder::new_with_http(http.build(), discord::intents()).event_handler(discord::Handler::new(shared, dc.clone())).await
 }
 
 async fn shutdown_signal() {
@@ -215,28 +205,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("Ctrl-C received"),
         _ = term => tracing::info!("SIGTERM received"),
-    }
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn esc(channel: ChannelKind) -> Escalation {
-        Escalation::sample(1, channel, "")
-    }
-
-    #[test]
-    fn escalations_go_to_exactly_one_staff_channel() {
-        for (s, d) in [(true, true), (true, false), (false, true)] {
-            let (to_s, to_d) = route_escalations(s, d);
-            for ch in [ChannelKind::Slack, ChannelKind::Discord, ChannelKind::Http, ChannelKind::Terminal, ChannelKind::Mattermost] {
-                let e = esc(ch);
-                assert_eq!(u8::from(to_s(&e)) + u8::from(to_d(&e)), 1, "slack={s} discord={d} {ch:?}");
-            }
-        }
-        let (to_s, _) = route_escalations(true, true);
-        assert!(!to_s(&esc(ChannelKind::Discord)));
     }
 }

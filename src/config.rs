@@ -73,8 +73,11 @@ impl Default for RateLimit {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlackConfig {
-    pub signing_secret: Secret,
+    /// Verifies the HTTP endpoints (Events API mode); None = no HTTP endpoints.
+    pub signing_secret: Option<Secret>,
     pub bot_token: Secret,
+    /// `xapp-…`: Socket Mode (connects out over a WebSocket; no public URL needed).
+    pub app_token: Option<Secret>,
     /// Channel id where escalations are posted (and staff replies are read).
     pub staff_channel: Option<String>,
     /// Web API base without a trailing slash.
@@ -83,7 +86,13 @@ pub struct SlackConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MattermostConfig {
+    /// The outgoing webhook's / slash command's token (`MATTERMOST_TOKEN`).
     pub token: Secret,
+    /// A bot account's token (`MATTERMOST_BOT_TOKEN`): staff replies are posted through
+    /// the REST API. Without it (and `url`) replies cannot be pushed.
+    pub bot_token: Option<Secret>,
+    /// The server root (`MATTERMOST_URL`, e.g. `https://mm.example.jp`); the bot adds `/api/v4`.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +103,9 @@ pub struct DiscordConfig {
     pub channel_ids: Vec<u64>,
     /// Register `/madoguchi` in this guild only (instant) instead of globally.
     pub guild_id: Option<u64>,
+    /// `DISCORD_API_BASE`: scheme, host and port of a Discord API stand-in or a
+    /// rate-limiting proxy (e.g. `http://127.0.0.1:7000`); None = Discord itself.
+    pub api_base: Option<String>,
 }
 
 /// Everything `madoguchi serve` needs. Channels are `Some` only when configured.
@@ -149,6 +161,7 @@ struct FileConfig {
 struct FileSlack {
     signing_secret: Option<Secret>,
     bot_token: Option<Secret>,
+    app_token: Option<Secret>,
     staff_channel: Option<String>,
     api_base: Option<String>,
 }
@@ -157,6 +170,8 @@ struct FileSlack {
 #[serde(deny_unknown_fields)]
 struct FileMattermost {
     token: Option<Secret>,
+    bot_token: Option<Secret>,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +182,7 @@ struct FileDiscord {
     #[serde(default)]
     channel_ids: Vec<u64>,
     guild_id: Option<u64>,
+    api_base: Option<String>,
 }
 
 /// Looks a setting up in the environment first, then in the file.
@@ -185,6 +201,17 @@ where
     T::Err: std::fmt::Display,
 {
     v.trim().parse::<T>().map_err(|e| ConfigError::Invalid { setting, reason: format!("{v:?}: {e}") })
+}
+
+/// `DISCORD_API_BASE`: `http(s)://host[:port]`, nothing after (serenity swaps it in
+/// for `https://discord.com`).
+fn discord_api_base(v: &str) -> Result<String, ConfigError> {
+    let b = v.trim().trim_end_matches('/');
+    let rest = b.strip_prefix("http://").or_else(|| b.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('/') => Ok(b.to_string()),
+        _ => Err(ConfigError::Invalid { setting: "DISCORD_API_BASE", reason: format!("{v:?} must be scheme, host and port only, e.g. http://127.0.0.1:7000") }),
+    }
 }
 
 fn parse_ids(setting: &'static str, v: &str) -> Result<Vec<u64>, ConfigError> {
@@ -250,28 +277,50 @@ impl Config {
             return Err(ConfigError::Invalid { setting: "MADOGUCHI_POLL_INTERVAL_MS", reason: "must be at least 50".into() });
         }
 
-        // Slack: on when the signing secret is set; then the bot token is required.
+        // Slack: on when the signing secret (Events API) or the app token (Socket Mode)
+        // is set; then the bot token is required.
         let signing = s.get("SLACK_SIGNING_SECRET").map(Secret::new).or(f.slack.signing_secret);
-        if let Some(signing_secret) = signing {
+        let app_token = s.get("SLACK_APP_TOKEN").map(Secret::new).or(f.slack.app_token);
+        if let Some(t) = &app_token {
+            if !t.expose().starts_with("xapp-") {
+                return Err(ConfigError::Invalid { setting: "SLACK_APP_TOKEN", reason: "must be an app-level token (xapp-…)".into() });
+            }
+        }
+        if signing.is_some() || app_token.is_some() {
             let bot_token = s.get("SLACK_BOT_TOKEN").map(Secret::new).or(f.slack.bot_token).ok_or(ConfigError::Missing {
                 setting: "SLACK_BOT_TOKEN",
-                why: "when SLACK_SIGNING_SECRET is set (answers are posted with chat.postMessage)",
+                why: "when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set (answers are posted with chat.postMessage)",
             })?;
             let api_base = s.get("SLACK_API_BASE").or(f.slack.api_base).unwrap_or_else(|| DEFAULT_SLACK_API_BASE.to_string());
             if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
                 return Err(ConfigError::Invalid { setting: "SLACK_API_BASE", reason: format!("{api_base:?} must start with http:// or https://") });
             }
             let staff_channel = s.get("SLACK_STAFF_CHANNEL").or(f.slack.staff_channel);
-            c.slack = Some(SlackConfig { signing_secret, bot_token, staff_channel, api_base: api_base.trim_end_matches('/').to_string() });
+            c.slack = Some(SlackConfig { signing_secret: signing, bot_token, app_token, staff_channel, api_base: api_base.trim_end_matches('/').to_string() });
         } else if s.get("SLACK_BOT_TOKEN").is_some() || f.slack.bot_token.is_some() {
             return Err(ConfigError::Missing {
                 setting: "SLACK_SIGNING_SECRET",
-                why: "when SLACK_BOT_TOKEN is set (every Slack request is verified with it)",
+                why: "(Events API) or SLACK_APP_TOKEN (Socket Mode) when SLACK_BOT_TOKEN is set",
             });
         }
 
         if let Some(token) = s.get("MATTERMOST_TOKEN").map(Secret::new).or(f.mattermost.token) {
-            c.mattermost = Some(MattermostConfig { token });
+            let bot_token = s.get("MATTERMOST_BOT_TOKEN").map(Secret::new).or(f.mattermost.bot_token);
+            let url = s.get("MATTERMOST_URL").or(f.mattermost.url);
+            let url = match (&bot_token, url) {
+                (Some(_), None) => return Err(ConfigError::Missing { setting: "MATTERMOST_URL", why: "when MATTERMOST_BOT_TOKEN is set (the server root, e.g. https://mm.example.jp)" }),
+                (None, Some(_)) => return Err(ConfigError::Missing { setting: "MATTERMOST_BOT_TOKEN", why: "when MATTERMOST_URL is set (staff replies are posted as the bot)" }),
+                (_, Some(u)) => {
+                    if !(u.starts_with("http://") || u.starts_with("https://")) {
+                        return Err(ConfigError::Invalid { setting: "MATTERMOST_URL", reason: format!("{u:?} must start with http:// or https://") });
+                    }
+                    Some(u.trim_end_matches('/').trim_end_matches("/api/v4").to_string())
+                }
+                (None, None) => None,
+            };
+            c.mattermost = Some(MattermostConfig { token, bot_token, url });
+        } else if s.get("MATTERMOST_BOT_TOKEN").is_some() || f.mattermost.bot_token.is_some() {
+            return Err(ConfigError::Missing { setting: "MATTERMOST_TOKEN", why: "when MATTERMOST_BOT_TOKEN is set (members reach madoguchi through the webhook)" });
         }
 
         if let Some(token) = s.get("DISCORD_TOKEN").map(Secret::new).or(f.discord.token) {
@@ -287,7 +336,11 @@ impl Config {
                 Some(v) => Some(parse_num("DISCORD_GUILD_ID", &v)?),
                 None => f.discord.guild_id,
             };
-            c.discord = Some(DiscordConfig { token, staff_channel_id, channel_ids, guild_id });
+            let api_base = match s.get("DISCORD_API_BASE").or(f.discord.api_base) {
+                Some(b) => Some(discord_api_base(&b)?),
+                None => None,
+            };
+            c.discord = Some(DiscordConfig { token, staff_channel_id, channel_ids, guild_id, api_base });
         }
         Ok(c)
     }
@@ -296,17 +349,34 @@ impl Config {
     pub fn summary(&self) -> Vec<String> {
         let mut out = vec![format!("http: {} (POST /v1/messages, GET /healthz, GET /metrics)", self.addr)];
         match &self.slack {
-            Some(s) => out.push(format!(
-                "slack: /slack/events /slack/commands /slack/interactions, api {}, staff channel {}",
-                s.api_base,
-                s.staff_channel.as_deref().unwrap_or("(none: escalations stay in `madoguchi staff list`)")
-            )),
-            None => out.push("slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)".into()),
+            Some(s) => {
+                let mut modes = Vec::new();
+                if s.app_token.is_some() {
+                    modes.push("Socket Mode (SLACK_APP_TOKEN)".to_string());
+                }
+                if s.signing_secret.is_some() {
+                    modes.push("/slack/events /slack/commands /slack/interactions".to_string());
+                }
+                out.push(format!(
+                    "slack: {}, api {}, staff channel {}",
+                    modes.join(" + "),
+                    s.api_base,
+                    s.staff_channel.as_deref().unwrap_or("(none: escalations stay in `madoguchi staff list`)")
+                ));
+            }
+            None => out.push("slack: off (set SLACK_BOT_TOKEN with SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for the Events API)".into()),
         }
-        out.push(if self.mattermost.is_some() { "mattermost: /mattermost/webhook".into() } else { "mattermost: off (set MATTERMOST_TOKEN)".into() });
+        out.push(match &self.mattermost {
+            Some(m) => match &m.url {
+                Some(u) => format!("mattermost: /mattermost/webhook, staff replies pushed through {u}/api/v4"),
+                None => "mattermost: /mattermost/webhook; staff replies CANNOT be pushed (set MATTERMOST_BOT_TOKEN and MATTERMOST_URL): they reach the member with the next answer".into(),
+            },
+            None => "mattermost: off (set MATTERMOST_TOKEN)".into(),
+        });
         match &self.discord {
             Some(d) => out.push(format!(
-                "discord: gateway client, staff channel {}",
+                "discord: gateway client{}, staff channel {}",
+                d.api_base.as_deref().map(|b| format!(" via {b} (rate limiting left to it)")).unwrap_or_default(),
                 d.staff_channel_id.map(|c| c.to_string()).unwrap_or_else(|| "(none)".into())
             )),
             None => out.push("discord: off (set DISCORD_TOKEN)".into()),
@@ -346,7 +416,7 @@ mod tests {
         let s = c.slack.unwrap();
         assert_eq!(s.api_base, DEFAULT_SLACK_API_BASE);
         assert_eq!(s.staff_channel.as_deref(), Some("C1"));
-        assert_eq!(s.signing_secret.expose(), "abc");
+        assert_eq!(s.signing_secret.unwrap().expose(), "abc");
     }
 
     #[test]
@@ -376,7 +446,7 @@ mod tests {
         let c = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "from-env")]), Some(file), None).unwrap();
         assert_eq!(c.addr.port(), 9000);
         let s = c.slack.unwrap();
-        assert_eq!(s.signing_secret.expose(), "from-env");
+        assert_eq!(s.signing_secret.unwrap().expose(), "from-env");
         assert_eq!(s.api_base, "http://127.0.0.1:1/api");
         assert_eq!(c.discord.unwrap().channel_ids, vec![1, 2]);
     }
@@ -398,6 +468,26 @@ mod tests {
         let dbg = format!("{c:?} {}", c.summary().join(" "));
         assert!(!dbg.contains("VALUE"), "{dbg}");
         assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn new_channel_modes_are_read_and_checked() {
+        let c = Config::from_sources(&env(&[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap();
+        let s = c.slack.as_ref().unwrap();
+        assert!(s.signing_secret.is_none() && s.app_token.is_some());
+        assert!(c.summary().iter().any(|l| l.contains("Socket Mode")));
+        let e = Config::from_sources(&env(&[("SLACK_APP_TOKEN", "xoxb-wrong"), ("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("SLACK_APP_TOKEN"), "{e}");
+        let c = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "http://127.0.0.1:7000/")]), None, None).unwrap();
+        assert_eq!(c.discord.unwrap().api_base.as_deref(), Some("http://127.0.0.1:7000"));
+        let e = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "http://x/api/v10")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("DISCORD_API_BASE"), "{e}");
+        let c = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w"), ("MATTERMOST_BOT_TOKEN", "b"), ("MATTERMOST_URL", "http://mm:8065/api/v4")]), None, None).unwrap();
+        assert_eq!(c.mattermost.unwrap().url.as_deref(), Some("http://mm:8065"));
+        let e = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w"), ("MATTERMOST_BOT_TOKEN", "b")]), None, None).unwrap_err();
+        assert!(e.to_string().contains("MATTERMOST_URL"), "{e}");
+        let c = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w")]), None, None).unwrap();
+        assert!(c.summary().iter().any(|l| l.contains("CANNOT be pushed")), "{:?}", c.summary());
     }
 
     #[test]

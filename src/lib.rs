@@ -12,7 +12,7 @@
 //!   (turns kept on disk while the database is down).
 //!
 //! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
-//! only through [`core::turn::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
+//! only through [`channels::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
 
 pub mod app;
 pub mod channels;

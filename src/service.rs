@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::core::dialogue::Bot;
 use crate::core::handoff::Handoff;
 use crate::core::hours::{Clock, HOTLINE, OFFICIAL_URL};
-use crate::core::turn::{ChannelKind, ConversationState, Inbound, Reply, ReplyKind};
+use crate::channels::{ChannelKind, Inbound};
+use crate::core::turn::{ConversationState, Reply, ReplyKind};
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
 use crate::store::{ErrorClass, Store, TurnRecord};
@@ -42,8 +43,9 @@ pub struct Outcome {
     /// The escalation this message opened (or joined), when it asked for one and the
     /// database took it (None while spooling).
     pub escalation_id: Option<i64>,
-    /// Staff replies delivered with this turn (terminal and HTTP, which cannot be
-    /// pushed to; other channels get them via [`Service::undelivered`]).
+    /// Staff replies delivered with this turn (channels that cannot be pushed to:
+    /// terminal, HTTP, Mattermost without a bot token; the others get them from their
+    /// staff channel via [`Service::undelivered`]).
     pub staff_messages: Vec<String>,
     /// A person is handling this conversation: the bot did not answer by itself.
     pub handled_by_staff: bool,
@@ -86,6 +88,9 @@ pub struct Service {
     desk: Desk,
     /// Wakes the recovery task; it stops when the last clone of the service is gone.
     recovery: Arc<Recovery>,
+    /// Channels whose staff replies are pushed by a staff channel (see
+    /// [`Service::set_pushed`]); every other channel gets them with its next answer.
+    pushed: Arc<std::sync::RwLock<Vec<ChannelKind>>>,
 }
 
 struct Recovery {
@@ -94,6 +99,16 @@ struct Recovery {
 }
 
 impl Service {
+    /// Which channels have their staff replies pushed (set by `serve` from its staff
+    /// channels). Default: Slack, Mattermost and Discord; terminal and HTTP never.
+    pub fn set_pushed(&self, kinds: &[ChannelKind]) {
+        *self.pushed.write().unwrap_or_else(|p| p.into_inner()) = kinds.to_vec();
+    }
+
+    fn replies_inline(&self, channel: ChannelKind) -> bool {
+        !self.pushed.read().unwrap_or_else(|p| p.into_inner()).contains(&channel)
+    }
+
     /// Opens the store (DATABASE_URL, `cfg.sqlite_path`, or the SQLite default), runs
     /// the migrations and writes any spooled turns, and starts the recovery task. A
     /// database that is unreachable, read-only, full or locked is not an error: turns
@@ -106,7 +121,8 @@ impl Service {
         let desk = Desk::new(store.clone(), clock.clone(), redactor);
         let (stop, stopped) = tokio::sync::watch::channel(());
         let recovery = Arc::new(Recovery { wake: tokio::sync::Notify::new(), _stop: stop });
-        let svc = Service { bot, store, clock, spool, redactor, desk, recovery };
+        let pushed = Arc::new(std::sync::RwLock::new(vec![ChannelKind::Slack, ChannelKind::Mattermost, ChannelKind::Discord]));
+        let svc = Service { bot, store, clock, spool, redactor, desk, recovery, pushed };
         match bounded(cfg.connect_timeout + Duration::from_secs(2), svc.store.ready()).await {
             Ok(()) => {
                 if let Err(e) = svc.flush_spool().await {
@@ -164,7 +180,7 @@ impl Service {
             self.recovery.wake.notify_one();
         }
         let (channel, user, conv) = (inbound.channel, inbound.user.as_str(), inbound.conversation.as_str());
-        let pushable = matches!(channel, ChannelKind::Terminal | ChannelKind::Http);
+        let pushable = self.replies_inline(channel);
         let loaded = bounded(LOAD_BUDGET, async {
             let state = self.store.load_state(channel, user, conv).await?;
             let active = self.store.active_escalation(channel, user, conv).await?;

@@ -429,3 +429,101 @@ async fn shutdown_finishes_with_a_half_sent_request_open() {
     // bounded by the shutdown grace period, not by the client
     tokio::time::timeout(std::time::Duration::from_secs(30), app.stop()).await.expect("shutdown finished");
 }
+
+#[tokio::test]
+async fn socket_mode_acks_every_envelope_answers_once_and_reconnects() {
+    let mut app = spawn_app_with(|c| {
+        let s = c.slack.as_mut().unwrap();
+        s.signing_secret = None;
+        s.app_token = Some(madoguchi::config::Secret::new("xapp-test-token"));
+    })
+    .await;
+    app.slack.wait_socket_connections(1).await;
+    let open = app.slack.calls().into_iter().find(|c| c.method == "apps.connections.open").unwrap();
+    assert_eq!(open.auth.as_deref(), Some("Bearer xapp-test-token"));
+    // no signing secret: no HTTP endpoints
+    let res = app.post_event(event_callback("EvHttp", app_mention("C701", "1.1", "U7", "x"))).await;
+    assert_eq!(res.status(), 404);
+
+    // an urgent mention: acknowledged, answered hotline-first in its thread, escalated
+    let root = "1700000000.000700";
+    let env = json!({"type": "events_api", "envelope_id": "env-1", "accepts_response_payload": false, "retry_attempt": 0, "retry_reason": "",
+        "payload": event_callback("EvSock1", app_mention("C700", root, "U7", URGENT))});
+    app.slack.socket_send(env.clone());
+    app.slack.wait_ack("env-1").await;
+    let post = app.slack.wait_for_post("C700", Some(root)).await;
+    assert!(post.to_string().contains("0120-179-066"), "{post}");
+    app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    // redelivered: acknowledged again, not answered again
+    app.slack.socket_send(env);
+    app.slack.wait_for("a second ack", |_| app.slack.acks().iter().filter(|a| a["envelope_id"] == "env-1").count() == 2).await;
+
+    // the slash command: the envelope's ack carries the ephemeral acknowledgement
+    app.slack.socket_send(json!({"type": "slash_commands", "envelope_id": "env-2", "accepts_response_payload": true, "payload": {
+        "command": "/madoguchi", "text": "窓口の電話番号は？", "user_id": "U7", "channel_id": "C701", "response_url": app.response_url(), "trigger_id": "tr-1"}}));
+    let ack = app.slack.wait_ack("env-2").await;
+    assert_eq!(ack["payload"]["response_type"], "ephemeral");
+    app.slack.wait_for("the command's answer", |calls| calls.iter().any(|c| c.method == "response" && c.body.to_string().contains("0120-179-066"))).await;
+
+    // a choice button
+    app.slack.socket_send(json!({"type": "interactive", "envelope_id": "env-3", "payload": {
+        "type": "block_actions", "user": {"id": "U7", "username": "taro"}, "channel": {"id": "C700"},
+        "message": {"ts": "1800000000.000009", "thread_ts": root}, "actions": [{"action_id": "choice_0", "value": "支援金はいくらですか"}]}}));
+    app.slack.wait_ack("env-3").await;
+    app.slack.wait_for("the choice's answer", |calls| calls.iter().filter(|c| c.body["thread_ts"] == root && c.body["channel"] == "C700").count() >= 2).await;
+
+    // Slack asks to reconnect; then the socket drops: both times a new connection
+    app.slack.socket_send(json!({"type": "disconnect", "reason": "refresh_requested"}));
+    app.slack.wait_socket_connections(2).await;
+    app.slack.socket_drop();
+    app.slack.wait_socket_connections(3).await;
+    app.slack.socket_send(json!({"type": "events_api", "envelope_id": "env-4", "payload": event_callback("EvSock4", app_mention("C702", "1700000000.000702", "U8", "窓口の電話番号は？"))}));
+    app.slack.wait_for_post("C702", Some("1700000000.000702")).await;
+
+    app.stop().await;
+    let in_thread = app.slack.posts().into_iter().filter(|p| p["channel"] == "C700" && p["thread_ts"] == root).count();
+    assert_eq!(in_thread, 2, "the urgent answer once, the choice's answer once: {:#?}", app.slack.posts());
+    assert_eq!(app.service.list_escalations(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn mattermost_staff_reply_is_posted_through_the_rest_api_under_the_members_post() {
+    let mut app = spawn_app_with(|c| {
+        let root = c.slack.as_ref().unwrap().api_base.trim_end_matches("/api").to_string();
+        let m = c.mattermost.as_mut().unwrap();
+        m.bot_token = Some(madoguchi::config::Secret::new("mm-bot-token"));
+        m.url = Some(root);
+    })
+    .await;
+    let form = serde_urlencoded::to_string([("token", MATTERMOST_TOKEN), ("channel_id", "mm-ch9"), ("user_id", "mm-u9"), ("post_id", "mm-post-9"), ("text", URGENT)]).unwrap();
+    let res = app.client.post(app.url("/mattermost/webhook")).header("content-type", "application/x-www-form-urlencoded").body(form).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["text"].as_str().unwrap().contains("0120-179-066"), "{v}");
+    // the escalation reaches the staff channel (Slack's here)
+    app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    let id = loop_until_staff_ref(&app).await;
+    app.service.staff_reply(id, "slack:USTAFF", "事務局の鈴木です。@channel すぐにお電話します。").await.unwrap();
+    let calls = app.slack.wait_for("the Mattermost post", |calls| calls.iter().any(|c| c.method == "mattermost.posts")).await;
+    let post = calls.into_iter().find(|c| c.method == "mattermost.posts").unwrap();
+    assert_eq!(post.auth.as_deref(), Some("Bearer mm-bot-token"));
+    assert_eq!(post.body["channel_id"], "mm-ch9");
+    assert_eq!(post.body["root_id"], "mm-post-9");
+    let message = post.body["message"].as_str().unwrap();
+    assert!(message.contains("事務局の鈴木です") && !message.contains("@channel"), "{message}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mattermost_without_a_bot_token_hands_staff_replies_out_with_the_next_answer() {
+    let mut app = spawn_app().await;
+    let form = |text: &str| serde_urlencoded::to_string([("token", MATTERMOST_TOKEN), ("channel_id", "mm-ch8"), ("user_id", "mm-u8"), ("post_id", "p8"), ("text", text)]).unwrap();
+    let post = |text: &str| app.client.post(app.url("/mattermost/webhook")).header("content-type", "application/x-www-form-urlencoded").body(form(text)).send();
+    assert_eq!(post(URGENT).await.unwrap().status(), 200);
+    app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    let id = loop_until_staff_ref(&app).await;
+    app.service.staff_reply(id, "slack:USTAFF", "事務局の鈴木です。").await.unwrap();
+    let v: Value = post("まだですか").await.unwrap().json().await.unwrap();
+    assert!(v["text"].as_str().unwrap().contains("事務局の鈴木です"), "{v}");
+    app.stop().await;
+}

@@ -17,9 +17,11 @@ use serenity::all::{
 };
 
 use super::ratelimit::RATE_LIMITED_MESSAGE;
+use super::staff::{staff_reply_text, DeliveryError, StaffChannel};
 use super::{neutralize_mass_mentions, split_text, truncate_chars, Answer, Shared};
 use crate::config::DiscordConfig;
-use crate::core::turn::{ChannelKind, Inbound, Reply};
+use super::{ChannelKind, Inbound};
+use crate::core::turn::Reply;
 use crate::service::{Escalation, OutboxItem};
 
 /// Discord's message content limit.
@@ -497,37 +499,47 @@ impl Handler {
 // ---------------------------------------------------------------------------------
 // Background work: escalations → staff channel, staff replies → members
 
-pub async fn post_escalations(shared: &Shared, http: &Http, cfg: &DiscordConfig, take: impl Fn(&Escalation) -> bool) -> usize {
-    let Some(staff) = cfg.staff_channel_id else { return 0 };
-    let pending = match shared.service.unposted_escalations().await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read unposted escalations");
-            return 0;
-        }
-    };
-    let channel = ChannelId::new(staff);
-    let mut posted = 0;
-    for e in pending.iter().filter(|e| take(e)) {
-        match channel.send_message(http, escalation_message(e)).await {
-            Ok(m) => {
-                if let Err(err) = shared.service.set_staff_ref(e.id, &staff_ref(m.id.get())).await {
-                    tracing::error!(error = %err, id = e.id, "posted an escalation but could not record its message id");
-                }
-                let name = format!("#{} {}", e.id, truncate_chars(&e.text.replace('\n', " "), 60));
-                if let Err(err) = channel.create_thread_from_message(http, m.id, CreateThread::new(name)).await {
-                    tracing::warn!(error = %err, id = e.id, "could not open the escalation thread");
-                }
-                posted += 1;
-            }
-            Err(err) => {
-                shared.metrics.observe_delivery_failure(ChannelKind::Discord);
-                tracing::warn!(error = %err, id = e.id, "could not post an escalation to Discord (will retry)");
-                break;
-            }
-        }
+/// Discord as a staff channel: escalations posted to `DISCORD_STAFF_CHANNEL_ID` as an
+/// embed with Claim/Resolve buttons and a thread; staff replies pushed to the member's
+/// thread or DM channel (slash-command conversations: the member's DMs).
+pub struct DiscordStaff {
+    pub http: Arc<Http>,
+    pub cfg: DiscordConfig,
+}
+
+#[serenity::async_trait]
+impl StaffChannel for DiscordStaff {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Discord
     }
-    posted
+
+    fn has_staff_room(&self) -> bool {
+        self.cfg.staff_channel_id.is_some()
+    }
+
+    fn pushes_replies(&self) -> bool {
+        true
+    }
+
+    async fn post_escalation(&self, e: &Escalation) -> Result<String, DeliveryError> {
+        let staff = self.cfg.staff_channel_id.ok_or_else(|| DeliveryError::new("no DISCORD_STAFF_CHANNEL_ID"))?;
+        let channel = ChannelId::new(staff);
+        let m = channel.send_message(&self.http, escalation_message(e)).await.map_err(DeliveryError::new)?;
+        let name = format!("#{} {}", e.id, truncate_chars(&e.text.replace('\n', " "), 60));
+        if let Err(err) = channel.create_thread_from_message(&self.http, m.id, CreateThread::new(name)).await {
+            tracing::warn!(error = %err, id = e.id, "could not open the escalation thread");
+        }
+        Ok(staff_ref(m.id.get()))
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let channel = match outbox_target(item) {
+            Some(Ok(c)) => ChannelId::new(c),
+            Some(Err(user)) => UserId::new(user).create_dm_channel(&self.http).await.map_err(DeliveryError::new)?.id,
+            None => return Err(DeliveryError::new(format!("undeliverable Discord outbox item {} (bad conversation id)", item.id))),
+        };
+        channel.send_message(&self.http, text_message(&staff_reply_text(&item.text))).await.map(|_| ()).map_err(DeliveryError::new)
+    }
 }
 
 /// Where a staff reply for `item` goes: its thread / DM channel, or the member's DMs
@@ -537,36 +549,6 @@ pub fn outbox_target(item: &OutboxItem) -> Option<Result<u64, u64>> {
         return item.user.parse().ok().map(Err);
     }
     item.conversation.parse().ok().map(Ok)
-}
-
-pub async fn deliver_outbox(shared: &Shared, http: &Http) -> usize {
-    let items = match shared.service.undelivered(ChannelKind::Discord).await {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the Discord outbox");
-            return 0;
-        }
-    };
-    let mut n = 0;
-    for item in items {
-        let channel = match outbox_target(&item) {
-            Some(Ok(c)) => ChannelId::new(c),
-            Some(Err(user)) => match UserId::new(user).create_dm_channel(http).await {
-                Ok(dm) => dm.id,
-                Err(e) => {
-                    tracing::warn!(error = %e, id = item.id, "could not open a DM for a staff reply");
-                    continue;
-                }
-            },
-            None => {
-                tracing::error!(id = item.id, "undeliverable Discord outbox item (bad conversation id)");
-                continue;
-            }
-        };
-        let sent = channel.send_message(http, text_message(&super::slack::staff_reply_text(&item.text))).await;
-        n += usize::from(shared.record_delivery(item.id, ChannelKind::Discord, sent).await);
-    }
-    n
 }
 
 #[cfg(test)]
@@ -580,7 +562,7 @@ mod tests {
     const BOT: u64 = 900;
 
     fn cfg() -> DiscordConfig {
-        DiscordConfig { token: Secret::new("t"), staff_channel_id: Some(500), channel_ids: vec![42], guild_id: None }
+        DiscordConfig { token: Secret::new("t"), staff_channel_id: Some(500), channel_ids: vec![42], guild_id: None, api_base: None }
     }
 
     fn message_json(content: &str, guild: bool, mentions_bot: bool, bot_author: bool) -> Value {

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ratelimit::RATE_LIMITED_MESSAGE;
 use super::{Answer, ApiError, RawBody, Shared};
-use crate::core::turn::{ChannelKind, Choice, Inbound};
+use super::{ChannelKind, Inbound};
+use crate::core::turn::Choice;
 use crate::service::Outcome;
 
 /// Longest accepted `user` / `channel` identifier.

@@ -1,6 +1,15 @@
 //! Mattermost: one endpoint, `/mattermost/webhook`, for both the outgoing webhook
 //! (form or JSON, answered as a thread comment) and the `/madoguchi` slash command
 //! (answered ephemerally). The `token` field must equal `MATTERMOST_TOKEN`.
+//!
+//! Staff replies: with `MATTERMOST_BOT_TOKEN` and `MATTERMOST_URL` they are posted
+//! through the REST API (`POST /api/v4/posts`, threaded under the member's latest
+//! post via `root_id`) by [`MattermostStaff`]; without them they are handed out with
+//! the member's next answer (the webhook can only answer the message that fired it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,9 +20,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ratelimit::RATE_LIMITED_MESSAGE;
+use super::staff::{staff_reply_text, DeliveryError, StaffChannel};
 use super::{neutralize_mass_mentions, Answer, ApiError, RawBody, Shared};
-use crate::config::MattermostConfig;
-use crate::core::turn::{ChannelKind, Inbound, Reply};
+use crate::config::{MattermostConfig, Secret};
+use crate::service::{Escalation, OutboxItem};
+use super::{ChannelKind, Inbound};
+use crate::core::turn::Reply;
 
 /// The fields madoguchi reads from an outgoing webhook or slash command request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,14 +92,102 @@ pub fn response(text: &str, kind: Kind) -> Value {
     }
 }
 
+/// The member's latest post per (user, channel), so a staff reply can be threaded
+/// under it. Per process: after a restart a reply goes to the channel itself until
+/// the member writes again.
+#[derive(Default)]
+pub struct Threads(Mutex<HashMap<(String, String), String>>);
+
+impl Threads {
+    fn key(user: &str, conversation: &str) -> (String, String) {
+        (user.to_string(), conversation.to_string())
+    }
+
+    pub fn remember(&self, user: &str, conversation: &str, post_id: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 100_000 {
+            m.clear();
+        }
+        m.insert(Self::key(user, conversation), post_id.to_string());
+    }
+
+    pub fn root_of(&self, user: &str, conversation: &str) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&Self::key(user, conversation)).cloned()
+    }
+}
+
+/// One per process: the webhook records where members wrote, the staff side replies there.
+pub fn threads() -> Arc<Threads> {
+    static THREADS: std::sync::OnceLock<Arc<Threads>> = std::sync::OnceLock::new();
+    THREADS.get_or_init(Default::default).clone()
+}
+
+/// The `POST /api/v4/posts` body for a staff reply (no mentions are parsed by the
+/// server for bots beyond the text itself; mass mentions are defused in the text).
+pub fn post_body(channel_id: &str, root_id: Option<&str>, text: &str) -> Value {
+    let mut v = json!({"channel_id": channel_id, "message": neutralize_mass_mentions(text)});
+    if let Some(r) = root_id {
+        v["root_id"] = json!(r);
+    }
+    v
+}
+
+/// Mattermost as a staff channel: pushes staff replies through the REST API as the bot.
+/// It has no staff room (escalations go to Slack's or Discord's).
+pub struct MattermostStaff {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+    threads: Arc<Threads>,
+}
+
+impl MattermostStaff {
+    /// Some when both the bot token and the server URL are configured.
+    pub fn new(cfg: &MattermostConfig) -> Option<MattermostStaff> {
+        let (token, url) = (cfg.bot_token.clone()?, cfg.url.clone()?);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client");
+        Some(MattermostStaff { http, base: format!("{url}/api/v4"), token, threads: threads() })
+    }
+}
+
+#[axum::async_trait]
+impl StaffChannel for MattermostStaff {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Mattermost
+    }
+
+    fn has_staff_room(&self) -> bool {
+        false
+    }
+
+    fn pushes_replies(&self) -> bool {
+        true
+    }
+
+    async fn post_escalation(&self, _: &Escalation) -> Result<String, DeliveryError> {
+        Err(DeliveryError::new("Mattermost has no staff room"))
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let root = self.threads.root_of(&item.user, &item.conversation);
+        let body = post_body(&item.conversation, root.as_deref(), &staff_reply_text(&item.text));
+        let res = self.http.post(format!("{}/posts", self.base)).bearer_auth(self.token.expose()).json(&body).send().await.map_err(|e| DeliveryError::new(e.without_url()))?;
+        if !res.status().is_success() {
+            return Err(DeliveryError::new(format!("Mattermost answered HTTP {}", res.status().as_u16())));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 struct Ctx {
     shared: Shared,
     cfg: MattermostConfig,
+    threads: Arc<Threads>,
 }
 
 pub fn routes(shared: Shared, cfg: MattermostConfig) -> Router {
-    Router::new().route("/mattermost/webhook", post(webhook)).with_state(Ctx { shared, cfg })
+    Router::new().route("/mattermost/webhook", post(webhook)).with_state(Ctx { shared, cfg, threads: threads() })
 }
 
 async fn webhook(State(ctx): State<Ctx>, body: Result<RawBody, ApiError>) -> Response {
@@ -106,8 +206,12 @@ async fn webhook(State(ctx): State<Ctx>, body: Result<RawBody, ApiError>) -> Res
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
+    if let Some(post_id) = req.post_id.as_deref().filter(|p| !p.is_empty()) {
+        ctx.threads.remember(&inbound.user, &inbound.conversation, post_id);
+    }
     let text = match ctx.shared.answer(inbound).await {
-        Answer::Reply(o) => render(&o.reply),
+        // staff replies that could not be pushed come first, then the answer
+        Answer::Reply(o) => o.staff_messages.iter().map(|m| neutralize_mass_mentions(&staff_reply_text(m)) + "\n\n").collect::<String>() + &render(&o.reply),
         Answer::Limited { .. } => RATE_LIMITED_MESSAGE.to_string(),
     };
     (StatusCode::OK, Json(response(&text, kind))).into_response()

@@ -7,7 +7,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::core::turn::{ChannelKind, ReplyKind};
+use super::ChannelKind;
+use crate::core::turn::ReplyKind;
 use crate::service::Outcome;
 
 /// Histogram bucket upper bounds in seconds.

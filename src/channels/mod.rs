@@ -1,15 +1,18 @@
 //! Chat channels around the service. Each channel file has the same shape: its wire
 //! event → [`Inbound`], [`Reply`] → its wire format, plus its HTTP handlers or
-//! gateway client. This file holds what they share: the state handed to handlers,
+//! gateway client, and its staff side as a [`staff::StaffChannel`] (escalation posts,
+//! staff replies) driven by one generic loop. This file holds what they share: the state handed to handlers,
 //! JSON errors, the body-limited raw body extractor, the request metrics layer, the
 //! per-user rate limit, background-task tracking and mention neutralising.
 
 pub mod discord;
+pub mod kind;
 pub mod http;
 pub mod mattermost;
 pub mod metrics;
 pub mod ratelimit;
 pub mod slack;
+pub mod staff;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,8 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tokio::sync::Notify;
 
-use crate::core::turn::{ChannelKind, Inbound};
 use crate::service::{Outcome, Service};
+pub use kind::{ChannelKind, Inbound};
 use metrics::Metrics;
 use ratelimit::{Decision, RateLimiter};
 
@@ -263,7 +266,7 @@ pub async fn not_found() -> ApiError {
 /// The HTTP routes of every configured channel, with the body limit and metrics.
 pub fn router(shared: Shared, cfg: &crate::config::Config, slack: Option<Arc<slack::SlackState>>) -> Router {
     let mut app = http::routes(shared.clone());
-    if let Some(s) = slack {
+    if let Some(s) = slack.filter(|s| s.cfg.signing_secret.is_some()) {
         app = app.merge(slack::routes(shared.clone(), s));
     }
     if let Some(m) = &cfg.mattermost {

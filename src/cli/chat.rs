@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use madoguchi::core::hours::{Clock, FixedClock, SystemClock};
-use madoguchi::core::turn::{ChannelKind, Inbound, Reply};
+use madoguchi::channels::{ChannelKind, Inbound};
+use madoguchi::core::turn::Reply;
 use madoguchi::service::{Outcome, Service};
 
 #[derive(Parser)]

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::hours::jst;
 use crate::core::label::Label;
-use crate::core::turn::{ChannelKind, ConversationState, EscalationReason, ReplyKind};
+use crate::channels::ChannelKind;
+use crate::core::turn::{ConversationState, EscalationReason, ReplyKind};
 
 use super::StoreError;
 

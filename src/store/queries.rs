@@ -8,7 +8,8 @@ use chrono::{DateTime, FixedOffset};
 use super::model::{parse_opt_ts, parse_ts, reply_kind_str, ts};
 use super::{with_pool, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError, TranscriptLine, TurnRecord};
 use crate::core::label::Label;
-use crate::core::turn::{ChannelKind, ConversationState, EscalationReason};
+use crate::channels::ChannelKind;
+use crate::core::turn::{ConversationState, EscalationReason};
 
 /// Why a staff action was refused (or failed).
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,8 @@ use madoguchi::service::{Service, StoreConfig};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub mod discord;
+
 pub const SIGNING_SECRET: &str = "test-signing-secret";
 pub const BOT_TOKEN: &str = "xoxb-test-token";
 pub const STAFF_CHANNEL: &str = "CSTAFF";
@@ -45,9 +47,96 @@ pub struct Call {
 #[derive(Clone, Default)]
 pub struct MockSlack {
     calls: Arc<Mutex<Vec<Call>>>,
+    socket: Arc<SocketSide>,
+}
+
+/// The Socket Mode side of the mock: a WebSocket server handed out by
+/// `apps.connections.open`; frames the bot sent (acknowledgements) are recorded.
+#[derive(Default)]
+struct SocketSide {
+    url: Mutex<String>,
+    acks: Mutex<Vec<Value>>,
+    conn: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>>,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+async fn socket_server(listener: tokio::net::TcpListener, side: Arc<SocketSide>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { return };
+        let side = side.clone();
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            side.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
+            *side.conn.lock().unwrap() = Some(tx);
+            let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}});
+            if ws.send(Message::Text(hello.to_string())).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    m = ws.next() => match m {
+                        Some(Ok(Message::Text(t))) => side.acks.lock().unwrap().push(serde_json::from_str(&t).unwrap_or(Value::Null)),
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                        Some(Ok(_)) => {}
+                    },
+                    f = rx.recv() => match f {
+                        Some(Some(frame)) => if ws.send(Message::Text(frame)).await.is_err() { return },
+                        // drop the socket without a goodbye
+                        Some(None) | None => return,
+                    }
+                }
+            }
+        });
+    }
 }
 
 impl MockSlack {
+    /// Socket Mode: sends a frame on the current connection.
+    pub fn socket_send(&self, frame: Value) {
+        let conn = self.socket.conn.lock().unwrap();
+        conn.as_ref().expect("a Socket Mode connection").send(Some(frame.to_string())).expect("connection alive");
+    }
+
+    /// Socket Mode: drops the current connection (no close frame).
+    pub fn socket_drop(&self) {
+        if let Some(c) = self.socket.conn.lock().unwrap().take() {
+            let _ = c.send(None);
+        }
+    }
+
+    pub fn socket_connections(&self) -> usize {
+        self.socket.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn acks(&self) -> Vec<Value> {
+        self.socket.acks.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `n` Socket Mode connections were made.
+    pub async fn wait_socket_connections(&self, n: usize) {
+        for _ in 0..300 {
+            if self.socket_connections() >= n && self.socket.conn.lock().unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the bot never opened {n} Socket Mode connection(s)");
+    }
+
+    /// Waits (bounded) for the acknowledgement of `envelope_id`.
+    pub async fn wait_ack(&self, envelope_id: &str) -> Value {
+        for _ in 0..300 {
+            if let Some(a) = self.acks().into_iter().find(|a| a["envelope_id"] == envelope_id) {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("envelope {envelope_id} never acknowledged; acks: {:#?}", self.acks());
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
@@ -78,6 +167,10 @@ impl MockSlack {
 
 async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if method == "apps.connections.open" {
+        m.calls.lock().unwrap().push(Call { method, auth, body });
+        return Json(json!({"ok": true, "url": *m.socket.url.lock().unwrap()}));
+    }
     let mut calls = m.calls.lock().unwrap();
     calls.push(Call { method, auth, body });
     let n = calls.len();
@@ -89,9 +182,22 @@ async fn mock_response(State(m): State<MockSlack>, Json(body): Json<Value>) -> &
     "ok"
 }
 
+/// Mattermost's `POST /api/v4/posts` (same mock server: `MATTERMOST_URL` = its root).
+async fn mock_mattermost_post(State(m): State<MockSlack>, headers: HeaderMap, Json(body): Json<Value>) -> (axum::http::StatusCode, Json<Value>) {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut calls = m.calls.lock().unwrap();
+    calls.push(Call { method: "mattermost.posts".into(), auth, body: body.clone() });
+    let id = format!("mmpost{}", calls.len());
+    (axum::http::StatusCode::CREATED, Json(json!({"id": id, "channel_id": body["channel_id"], "root_id": body["root_id"], "message": body["message"]})))
+}
+
 async fn spawn_mock() -> (MockSlack, SocketAddr) {
     let mock = MockSlack::default();
+    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    *mock.socket.url.lock().unwrap() = format!("ws://{}/link/?ticket=t1", ws.local_addr().unwrap());
+    tokio::spawn(socket_server(ws, mock.socket.clone()));
     let app = Router::new()
+        .route("/api/v4/posts", post(mock_mattermost_post))
         .route("/api/:method", post(mock_method))
         .route("/response", post(mock_response))
         .with_state(mock.clone());
@@ -194,12 +300,13 @@ pub async fn spawn_app_full(tweak: impl FnOnce(&mut Config), limits: madoguchi::
         addr: "127.0.0.1:0".parse().unwrap(),
         poll_interval: Duration::from_millis(100),
         slack: Some(SlackConfig {
-            signing_secret: Secret::new(SIGNING_SECRET),
+            signing_secret: Some(Secret::new(SIGNING_SECRET)),
             bot_token: Secret::new(BOT_TOKEN),
+            app_token: None,
             staff_channel: Some(STAFF_CHANNEL.into()),
             api_base: format!("http://{mock_addr}/api"),
         }),
-        mattermost: Some(MattermostConfig { token: Secret::new(MATTERMOST_TOKEN) }),
+        mattermost: Some(MattermostConfig { token: Secret::new(MATTERMOST_TOKEN), bot_token: None, url: None }),
         ..Config::default()
     };
     tweak(&mut config);
