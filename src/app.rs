@@ -129,14 +129,11 @@ impl Application {
         let mut shards: Option<Arc<ShardManager>> = None;
         if let Some(dc) = discord {
             match discord_client(&dc, shared.clone()).await {
-                Ok(mut client) => {
+                Ok(client) => {
                     staff.push(Arc::new(discord::DiscordStaff { http: client.http.clone(), cfg: dc }));
                     shards = Some(client.shard_manager.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = client.start().await {
-                            tracing::error!(error = %e, "Discord client stopped");
-                        }
-                    });
+                    // every replica posts and delivers through REST; one runs the gateway
+                    tokio::spawn(run_discord_gateway(client, shared.service.store().clone(), intake_rx.clone()));
                 }
                 Err(e) => tracing::error!(error = %e, "could not build the Discord client; Discord is off"),
             }
@@ -172,6 +169,52 @@ impl Application {
         let _ = tokio::time::timeout(grace, staff_loop).await;
         tracing::info!("stopped");
         served.map_err(AppError::Serve)
+    }
+}
+
+/// Runs the Discord gateway in the one replica holding the gateway lock (a PostgreSQL
+/// advisory lock; always this process on SQLite). The others wait and take over when
+/// the holder stops (its connection closes) — checked every few seconds.
+async fn run_discord_gateway(mut client: Client, store: crate::store::Store, mut stop: watch::Receiver<bool>) {
+    const RETRY: std::time::Duration = std::time::Duration::from_secs(3);
+    let mut told = false;
+    let mut lock = loop {
+        if *stop.borrow() {
+            return;
+        }
+        match store.try_gateway_lock().await {
+            Ok(Some(l)) => break l,
+            Ok(None) if !told => {
+                tracing::info!("another replica runs the Discord gateway; this one takes over if it stops");
+                told = true;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not take the Discord gateway lock (will retry)"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = stop.changed() => return,
+        }
+    };
+    tracing::info!("this replica runs the Discord gateway");
+    let shards = client.shard_manager.clone();
+    let watch_lock = async move {
+        loop {
+            tokio::time::sleep(RETRY * 3).await;
+            if !lock.alive().await {
+                tracing::error!("lost the Discord gateway lock (database connection); stopping the gateway here");
+                shards.shutdown_all().await;
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        r = client.start() => {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "Discord client stopped");
+            }
+        }
+        _ = watch_lock => {}
     }
 }
 

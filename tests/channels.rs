@@ -527,3 +527,33 @@ async fn mattermost_without_a_bot_token_hands_staff_replies_out_with_the_next_an
     assert!(v["text"].as_str().unwrap().contains("事務局の鈴木です"), "{v}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_replicas_on_one_postgres_answer_a_slack_retry_once_and_deliver_a_staff_reply_once() {
+    let Some(pg) = support::pg::PgDb::create().await else { return };
+    let mock = spawn_mock().await;
+    let store = || Some(madoguchi::service::StoreConfig::url(pg.url()));
+    let limits = madoguchi::server::Limits::default;
+    let mut a = spawn_app_on(store(), mock.clone(), |_| {}, limits()).await;
+    let mut b = spawn_app_on(store(), mock.clone(), |_| {}, limits()).await;
+    let root = "1700000000.003000";
+    let ev = event_callback("EvReplica", app_mention("C3000", root, "U30", URGENT));
+    assert_eq!(a.post_event(ev.clone()).await.status(), 200);
+    // Slack retries the same event; the load balancer sends it to the other replica
+    let res = b.post_slack("/slack/events", &ev.to_string(), "application/json", 0, &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")]).await;
+    assert_eq!(res.status(), 200);
+    a.slack.wait_for_post("C3000", Some(root)).await;
+    a.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    let id = loop_until_staff_ref(&a).await;
+    // a staff reply queued once: both replicas' staff loops look at the outbox
+    a.service.staff_reply(id, "slack:USTAFF", "事務局の鈴木です。お電話します。").await.unwrap();
+    a.slack.wait_for("the staff reply", |calls| calls.iter().any(|c| c.body.to_string().contains("事務局の鈴木です"))).await;
+    a.stop().await;
+    b.stop().await;
+    let posts = a.slack.posts();
+    let in_thread: Vec<&Value> = posts.iter().filter(|p| p["channel"] == "C3000" && p["thread_ts"] == root).collect();
+    assert_eq!(in_thread.len(), 2, "one answer and one staff reply: {in_thread:#?}");
+    assert_eq!(in_thread.iter().filter(|p| p.to_string().contains("事務局の鈴木です")).count(), 1);
+    assert_eq!(posts.iter().filter(|p| p["channel"] == STAFF_CHANNEL && p.get("thread_ts").is_none()).count(), 1, "one escalation post: {posts:#?}");
+    assert_eq!(a.service.list_escalations(None).await.unwrap().len(), 1);
+}

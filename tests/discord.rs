@@ -140,3 +140,36 @@ async fn discord_end_to_end_against_a_mock_gateway() {
     assert_eq!(esc.staff_ref.as_deref(), Some(format!("discord:{staff_thread}").as_str()));
     assert_eq!(esc.status.as_str(), "claimed");
 }
+
+#[tokio::test]
+async fn one_replica_runs_the_gateway_and_another_takes_over_when_it_stops() {
+    let Some(pg) = support::pg::PgDb::create().await else { return };
+    let discord = MockDiscord::start().await;
+    let slack = spawn_mock().await;
+    let tweak = |base: String| {
+        move |c: &mut madoguchi::config::Config| {
+            c.slack = None;
+            c.discord = Some(DiscordConfig { token: Secret::new(DISCORD_TOKEN), staff_channel_id: Some(STAFF_CHANNEL_ID), channel_ids: vec![], guild_id: None, api_base: Some(base) });
+        }
+    };
+    let store = || Some(madoguchi::service::StoreConfig::url(pg.url()));
+    let mut a = spawn_app_on(store(), slack.clone(), tweak(discord.base.clone()), madoguchi::server::Limits::default()).await;
+    discord.wait_op(2, 1).await;
+    let mut b = spawn_app_on(store(), slack.clone(), tweak(discord.base.clone()), madoguchi::server::Limits::default()).await;
+    // b answers HTTP but cannot run the gateway while a holds the lock
+    assert_eq!(b.client.get(b.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(discord.connections(), 1);
+    a.stop().await;
+    // b takes over: a second IDENTIFY, and it answers
+    discord.wait_op(2, 2).await;
+    discord.wait_call("b's READY handled", |c| c.method == "PUT" && c.path.ends_with("commands") && c.auth.is_some()).await;
+    for _ in 0..300 {
+        if discord.calls().iter().filter(|c| c.method == "PUT" && c.path.ends_with("commands")).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    discord.dispatch("MESSAGE_CREATE", message(4001, 3101, None, member(), "支援金はいくらですか", vec![]));
+    discord.wait_posts_in(3101, 1).await;
+    b.stop().await;
+}

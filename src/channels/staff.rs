@@ -57,18 +57,26 @@ pub fn staff_reply_text(text: &str) -> String {
     format!("【事務局の担当者より】\n{text}")
 }
 
-/// One pass: post unposted escalations, then deliver queued staff replies. A channel
-/// that fails is skipped for the rest of the pass (its items wait for the next one).
+/// How long a claimed escalation post or staff reply stays with this process before
+/// another replica may take it over (when this one died mid-delivery).
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// One pass: post unposted escalations, then deliver queued staff replies. Each item is
+/// claimed in the database first, so with several replicas each is done once. A
+/// channel that fails is skipped for the rest of the pass (its items are given back
+/// and wait for the next one).
 pub async fn staff_pass(shared: &Shared, channels: &[Arc<dyn StaffChannel>]) {
+    let store = shared.service.store();
     if channels.iter().any(|c| c.has_staff_room()) {
-        match shared.service.unposted_escalations().await {
+        match store.claim_unposted_escalations(LEASE).await {
             Ok(pending) => {
                 let mut failed = vec![false; channels.len()];
                 for e in &pending {
-                    let Some(i) = room_for(channels, e) else { continue };
-                    if failed[i] {
+                    let room = room_for(channels, e).filter(|i| !failed[*i]);
+                    let Some(i) = room else {
+                        let _ = store.release_escalation_post(e.id).await;
                         continue;
-                    }
+                    };
                     let c = &channels[i];
                     match c.post_escalation(e).await {
                         Ok(staff_ref) => {
@@ -78,6 +86,7 @@ pub async fn staff_pass(shared: &Shared, channels: &[Arc<dyn StaffChannel>]) {
                         }
                         Err(err) => {
                             failed[i] = true;
+                            let _ = store.release_escalation_post(e.id).await;
                             shared.metrics.observe_delivery_failure(c.kind());
                             tracing::warn!(error = %err, id = e.id, channel = c.kind().as_str(), "could not post an escalation (will retry)");
                         }
@@ -88,17 +97,23 @@ pub async fn staff_pass(shared: &Shared, channels: &[Arc<dyn StaffChannel>]) {
         }
     }
     for c in channels.iter().filter(|c| c.pushes_replies()) {
-        let items = match shared.service.undelivered(c.kind()).await {
+        let items = match store.claim_undelivered(c.kind(), LEASE).await {
             Ok(i) => i,
             Err(e) => {
                 tracing::warn!(error = %e, channel = c.kind().as_str(), "could not read the outbox");
                 continue;
             }
         };
+        let mut failed = false;
         for item in items {
+            if failed {
+                let _ = store.release_outbox(item.id).await;
+                continue;
+            }
             let sent = c.deliver(&item).await;
             if !shared.record_delivery(item.id, c.kind(), sent).await {
-                break;
+                failed = true;
+                let _ = store.release_outbox(item.id).await;
             }
         }
     }

@@ -7,6 +7,8 @@
 mod class;
 mod model;
 mod queries;
+mod replicas;
+pub use replicas::GatewayLock;
 pub use class::ErrorClass;
 pub use queries::StaffError;
 

@@ -37,8 +37,9 @@ macro_rules! esc_cols {
         "id, channel, user_id, conversation, reason, status, assignee, text, intent, created_at, claimed_at, resolved_at, note, staff_ref"
     };
 }
+pub(super) use esc_cols;
 
-type EscRow = (
+pub(super) type EscRow = (
     i64,
     String,
     String,
@@ -59,7 +60,7 @@ fn corrupt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StoreError + '
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn esc_from(r: EscRow) -> Result<Escalation, StoreError> {
+pub(super) fn esc_from(r: EscRow) -> Result<Escalation, StoreError> {
     let (id, channel, user, conversation, reason, status, assignee, text, intent, created_at, claimed_at, resolved_at, note, staff_ref) = r;
     Ok(Escalation {
         id,
@@ -79,9 +80,9 @@ fn esc_from(r: EscRow) -> Result<Escalation, StoreError> {
     })
 }
 
-type OutRow = (i64, i64, String, String, String, String, String);
+pub(super) type OutRow = (i64, i64, String, String, String, String, String);
 
-fn out_from(r: OutRow) -> Result<OutboxItem, StoreError> {
+pub(super) fn out_from(r: OutRow) -> Result<OutboxItem, StoreError> {
     let (id, escalation_id, channel, user, conversation, text, staff) = r;
     Ok(OutboxItem { id, escalation_id, channel: channel.parse().map_err(corrupt("channel"))?, user, conversation, text, staff })
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub mod discord;
+pub mod pg;
 
 pub const SIGNING_SECRET: &str = "test-signing-secret";
 pub const BOT_TOKEN: &str = "xoxb-test-token";
@@ -191,7 +192,7 @@ async fn mock_mattermost_post(State(m): State<MockSlack>, headers: HeaderMap, Js
     (axum::http::StatusCode::CREATED, Json(json!({"id": id, "channel_id": body["channel_id"], "root_id": body["root_id"], "message": body["message"]})))
 }
 
-async fn spawn_mock() -> (MockSlack, SocketAddr) {
+pub async fn spawn_mock() -> (MockSlack, SocketAddr) {
     let mock = MockSlack::default();
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     *mock.socket.url.lock().unwrap() = format!("ws://{}/link/?ticket=t1", ws.local_addr().unwrap());
@@ -291,11 +292,16 @@ pub async fn spawn_app_limited(limits: madoguchi::server::Limits) -> TestApp {
 }
 
 pub async fn spawn_app_full(tweak: impl FnOnce(&mut Config), limits: madoguchi::server::Limits) -> TestApp {
+    spawn_app_on(None, spawn_mock().await, tweak, limits).await
+}
+
+/// On a given database (e.g. one PostgreSQL database shared by two replicas) and Slack
+/// mock; `None` = a fresh SQLite file.
+pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockSlack, SocketAddr), tweak: impl FnOnce(&mut Config), limits: madoguchi::server::Limits) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let (slack, mock_addr) = spawn_mock().await;
-    let mut store = StoreConfig::sqlite(dir.path().join("madoguchi.db"));
+    let mut store = store.unwrap_or_else(|| StoreConfig::sqlite(dir.path().join("madoguchi.db")));
     store.spool_path = Some(dir.path().join("spool.jsonl"));
-    let service = Service::build(bot(), store, clock()).await.expect("service builds on a fresh SQLite file");
+    let service = Service::build(bot(), store, clock()).await.expect("service builds");
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         poll_interval: Duration::from_millis(100),

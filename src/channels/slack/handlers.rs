@@ -69,22 +69,59 @@ impl SlackState {
         SlackState { api: SlackApi::new(&cfg), cfg, seen: Seen::default(), threads: Seen::default() }
     }
 
-    fn remember_thread(&self, target: &Target) {
-        if target.thread_ts.is_some() {
-            self.threads.first(&target.conversation());
-        }
-    }
-
-    fn is_our_thread(&self, target: &Target) -> bool {
-        target.thread_ts.is_some() && !self.threads.first_peek(&target.conversation())
-    }
 }
+
+/// How long a shared de-duplication look-up may take before the process decides alone.
+const SHARED_LOOKUP: Duration = Duration::from_secs(1);
 
 /// What every Slack handler needs (HTTP endpoints and Socket Mode alike).
 #[derive(Clone)]
 pub struct Ctx {
     pub shared: Shared,
     pub slack: Arc<SlackState>,
+}
+
+impl Ctx {
+    /// True the first time `key` is offered: to this process, and to every replica on
+    /// the same database (the `dedup_keys` table). When the database does not answer
+    /// within a second, this process decides alone (answering twice beats never).
+    pub async fn first(&self, key: &str) -> bool {
+        if !self.slack.seen.first(key) {
+            return false;
+        }
+        match tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().first_seen(&format!("slack:{key}"))).await {
+            Ok(Ok(first)) => first,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "shared de-duplication unavailable; deciding in this process");
+                true
+            }
+            Err(_) => {
+                tracing::warn!("shared de-duplication timed out; deciding in this process");
+                true
+            }
+        }
+    }
+
+    /// Notes a channel thread madoguchi answered in (shared by the replicas).
+    async fn remember_thread(&self, target: &Target) {
+        if target.thread_ts.is_some() {
+            let key = format!("thread:{}", target.conversation());
+            self.slack.threads.first(&key);
+            let _ = tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().first_seen(&format!("slack:{key}"))).await;
+        }
+    }
+
+    /// A channel thread madoguchi answered in (by this process or another replica).
+    async fn is_our_thread(&self, target: &Target) -> bool {
+        if target.thread_ts.is_none() {
+            return false;
+        }
+        let key = format!("thread:{}", target.conversation());
+        if !self.slack.threads.first_peek(&key) {
+            return true;
+        }
+        matches!(tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().was_seen(&format!("slack:{key}"))).await, Ok(Ok(true)))
+    }
 }
 
 pub fn routes(shared: Shared, slack: Arc<SlackState>) -> Router {
@@ -116,7 +153,7 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody
         Err(e) => return ApiError::bad_request("invalid_json", format!("not a Slack event envelope: {e}")).into_response(),
     };
     let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string();
-    match on_envelope(&ctx, env, &retry) {
+    match on_envelope(&ctx, env, &retry).await {
         EventAck::Challenge(challenge) => Json(json!({ "challenge": challenge })).into_response(),
         EventAck::Duplicate => ([("x-slack-no-retry", "1")], StatusCode::OK).into_response(),
         EventAck::Accepted => StatusCode::OK.into_response(),
@@ -134,12 +171,12 @@ pub enum EventAck {
 /// One Events API envelope (from the HTTP endpoint or a Socket Mode `events_api`
 /// envelope): de-duplicated by event id and message key, then answered from a tracked
 /// task so the acknowledgement goes out at once.
-pub fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
+pub async fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
     match env {
         Envelope::UrlVerification { challenge } => EventAck::Challenge(challenge),
         Envelope::Other => EventAck::Accepted,
         Envelope::EventCallback { event_id, event } => {
-            if !ctx.slack.seen.first(&format!("event:{event_id}")) {
+            if !ctx.first(&format!("event:{event_id}")).await {
                 tracing::info!(%event_id, retry, "duplicate Slack event ignored");
                 return EventAck::Duplicate;
             }
@@ -147,19 +184,19 @@ pub fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
             match action {
                 EventAction::Ignore(why) => tracing::debug!(%event_id, why, "Slack event ignored"),
                 EventAction::ThreadFollowUp { inbound, target, message_key } => {
-                    if ctx.slack.is_our_thread(&target) && ctx.slack.seen.first(&format!("msg:{message_key}")) {
+                    if ctx.is_our_thread(&target).await && ctx.first(&format!("msg:{message_key}")).await {
                         let c = ctx.clone();
                         ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, None).await });
                     }
                 }
                 EventAction::Member { inbound, target, message_key } => {
-                    if ctx.slack.seen.first(&format!("msg:{message_key}")) {
+                    if ctx.first(&format!("msg:{message_key}")).await {
                         let c = ctx.clone();
                         ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, None).await });
                     }
                 }
                 EventAction::StaffReply { thread_ts, staff, text, message_key } => {
-                    if ctx.slack.seen.first(&format!("msg:{message_key}")) {
+                    if ctx.first(&format!("msg:{message_key}")).await {
                         let c = ctx.clone();
                         ctx.shared.tasks.spawn(async move { relay_staff_reply(&c, &thread_ts, &staff, &text).await });
                     }
@@ -176,7 +213,7 @@ async fn answer_member(ctx: &Ctx, inbound: Inbound, target: Target, response_url
     let msg = match ctx.shared.answer(inbound).await {
         Answer::Reply(o) => {
             if response_url.is_none() {
-                ctx.slack.remember_thread(&target);
+                ctx.remember_thread(&target).await;
             }
             reply_message(&o.reply, &target)
         }
@@ -235,13 +272,13 @@ async fn commands(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBo
         Ok(c) => c,
         Err(e) => return ApiError::bad_request("invalid_form", format!("not a Slack slash command: {e}")).into_response(),
     };
-    Json(on_command(&ctx, cmd)).into_response()
+    Json(on_command(&ctx, cmd).await).into_response()
 }
 
 /// One slash command (HTTP or Socket Mode): answered later from a tracked task; the
 /// returned body is the immediate ephemeral acknowledgement. A command seen before
 /// (same `trigger_id`, e.g. a replayed request) is acknowledged but not answered again.
-pub fn on_command(ctx: &Ctx, cmd: Command) -> Value {
+pub async fn on_command(ctx: &Ctx, cmd: Command) -> Value {
     let text = clean_incoming(&cmd.text);
     if text.is_empty() {
         return json!({
@@ -250,7 +287,7 @@ pub fn on_command(ctx: &Ctx, cmd: Command) -> Value {
         });
     }
     if let Some(t) = cmd.trigger_id.as_deref().filter(|t| !t.is_empty()) {
-        if !ctx.slack.seen.first(&format!("command:{t}")) {
+        if !ctx.first(&format!("command:{t}")).await {
             tracing::info!("duplicate Slack slash command ignored");
             return json!({"response_type": "ephemeral", "text": "確認しています…"});
         }

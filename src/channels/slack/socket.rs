@@ -39,8 +39,10 @@ pub enum Step {
     Nothing,
 }
 
-/// Handles one text frame: acknowledges it and hands its payload to the handlers.
-pub fn on_frame(ctx: &Ctx, text: &str) -> Step {
+/// Handles one text frame. Events and interactions are acknowledged at once and
+/// handled from a tracked task; a slash command's acknowledgement carries its
+/// immediate ephemeral answer. A redelivered envelope is acknowledged, not answered.
+pub async fn on_frame(ctx: &Ctx, text: &str) -> Step {
     let frame: Frame = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(e) => {
@@ -63,27 +65,39 @@ pub fn on_frame(ctx: &Ctx, text: &str) -> Step {
         return Step::Nothing;
     };
     let ack = json!({ "envelope_id": envelope_id });
-    if !ctx.slack.seen.first(&format!("envelope:{envelope_id}")) {
-        tracing::info!(%envelope_id, "redelivered Socket Mode envelope ignored");
-        return Step::Ack(ack);
-    }
-    match frame.kind.as_str() {
-        "events_api" => match serde_json::from_value::<Envelope>(frame.payload) {
-            Ok(env) => {
-                on_envelope(ctx, env, &frame.retry_attempt.unwrap_or(0).to_string());
+    if frame.kind == "slash_commands" {
+        if !ctx.first(&format!("envelope:{envelope_id}")).await {
+            return Step::Ack(ack);
+        }
+        return match serde_json::from_value::<Command>(frame.payload) {
+            Ok(cmd) => Step::Ack(json!({ "envelope_id": envelope_id, "payload": on_command(ctx, cmd).await })),
+            Err(e) => {
+                tracing::warn!(error = %e, "not a Slack slash command");
+                Step::Ack(ack)
             }
-            Err(e) => tracing::warn!(error = %e, "not a Slack event envelope"),
-        },
-        "slash_commands" => match serde_json::from_value::<Command>(frame.payload) {
-            Ok(cmd) => return Step::Ack(json!({ "envelope_id": envelope_id, "payload": on_command(ctx, cmd) })),
-            Err(e) => tracing::warn!(error = %e, "not a Slack slash command"),
-        },
-        "interactive" => match serde_json::from_value::<Interaction>(frame.payload) {
-            Ok(i) => on_interaction(ctx, i),
-            Err(e) => tracing::warn!(error = %e, "not a Slack interaction payload"),
-        },
-        other => tracing::debug!(kind = other, "Socket Mode envelope ignored"),
+        };
     }
+    let c = ctx.clone();
+    let (kind, payload, retry) = (frame.kind, frame.payload, frame.retry_attempt.unwrap_or(0).to_string());
+    ctx.shared.tasks.spawn(async move {
+        if !c.first(&format!("envelope:{envelope_id}")).await {
+            tracing::info!(%envelope_id, "redelivered Socket Mode envelope ignored");
+            return;
+        }
+        match kind.as_str() {
+            "events_api" => match serde_json::from_value::<Envelope>(payload) {
+                Ok(env) => {
+                    on_envelope(&c, env, &retry).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "not a Slack event envelope"),
+            },
+            "interactive" => match serde_json::from_value::<Interaction>(payload) {
+                Ok(i) => on_interaction(&c, i),
+                Err(e) => tracing::warn!(error = %e, "not a Slack interaction payload"),
+            },
+            other => tracing::debug!(kind = other, "Socket Mode envelope ignored"),
+        }
+    });
     Step::Ack(ack)
 }
 
@@ -131,7 +145,7 @@ pub async fn run(ctx: Ctx, app_token: Secret, mut stop: watch::Receiver<bool>) {
                 }
             };
             failures = 0;
-            match on_frame(&ctx, &text) {
+            match on_frame(&ctx, &text).await {
                 Step::Ack(a) => {
                     if let Err(e) = ws.send(Message::Text(a.to_string())).await {
                         tracing::warn!(error = %e, "could not acknowledge an envelope; reconnecting");
