@@ -148,7 +148,7 @@ async fn staff_claim_and_thread_reply_reach_the_member_thread() {
     let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let res = app.post_slack("/slack/interactions", &form, "application/x-www-form-urlencoded", 0, &[]).await;
     assert_eq!(res.status(), 200);
-    app.slack.wait_for("claim notice", |calls| calls.iter().any(|c| c.body.to_string().contains("suzuki さんが担当します"))).await;
+    app.slack.wait_for("claim notice", |calls| calls.iter().any(|c| c.body.to_string().contains("鈴木 さんが担当します"))).await;
 
     // staff answer in the escalation's thread
     let reply = json!({"type": "message", "channel_type": "channel", "user": "USTAFF", "text": "事務局の鈴木です。すぐにお電話ください。", "channel": STAFF_CHANNEL, "ts": "1800000001.000001", "thread_ts": staff_post_ts});
@@ -556,4 +556,54 @@ async fn two_replicas_on_one_postgres_answer_a_slack_retry_once_and_deliver_a_st
     assert_eq!(in_thread.iter().filter(|p| p.to_string().contains("事務局の鈴木です")).count(), 1);
     assert_eq!(posts.iter().filter(|p| p["channel"] == STAFF_CHANNEL && p.get("thread_ts").is_none()).count(), 1, "one escalation post: {posts:#?}");
     assert_eq!(a.service.list_escalations(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_members_answer_survives_a_slack_outage_of_several_seconds() {
+    let mut app = spawn_app().await;
+    // Slack answers 503 to the next five posts: more than the client's quick retries
+    app.slack.fail_posts.store(5, std::sync::atomic::Ordering::SeqCst);
+    let root = "1700000000.004000";
+    assert_eq!(app.post_event(event_callback("EvOutage", app_mention("C4000", root, "U40", URGENT))).await.status(), 200);
+    let post = app.slack.wait_for_post("C4000", Some(root)).await;
+    assert!(post.to_string().contains("0120-179-066"), "{post}");
+    app.stop().await;
+    assert!(app.slack.calls().iter().filter(|c| c.method == "failed.chat.postMessage").count() >= 4);
+    let e = &app.service.list_escalations(None).await.unwrap()[0];
+    assert_eq!(app.service.store().member_unreached_at(e.id).await.unwrap(), None, "the member was reached");
+}
+
+#[tokio::test]
+async fn a_member_not_reached_is_recorded_on_the_escalation() {
+    let app = spawn_app().await;
+    let res = app.post_message(json!({"user": "nr1", "channel": "web", "text": URGENT})).await;
+    let id = res.json::<Value>().await.unwrap()["escalation_id"].as_i64().expect("stored");
+    let e = app.service.escalation(id).await.unwrap().unwrap().0;
+    let store = app.service.store();
+    assert_eq!(store.mark_member_unreached(e.channel, &e.user, &e.conversation).await.unwrap(), Some(id));
+    assert!(store.member_unreached_at(id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn staff_notices_show_slack_display_names_not_user_ids() {
+    let mut app = spawn_app().await;
+    app.post_event(event_callback("EvNames", app_mention("C4100", "1700000000.004100", "U41", URGENT))).await;
+    app.slack.wait_for_post(STAFF_CHANNEL, None).await;
+    let id = loop_until_staff_ref(&app).await;
+    let (e, _) = app.service.escalation(id).await.unwrap().unwrap();
+    let ts = e.staff_ref.unwrap().trim_start_matches("slack:").to_string();
+    let reply = json!({"type": "message", "channel_type": "channel", "user": "USTAFF", "text": "お電話します。", "channel": STAFF_CHANNEL, "ts": "1800000002.000001", "thread_ts": ts});
+    app.post_event(event_callback("EvNamesReply", reply)).await;
+    app.slack.wait_for("the relay notice", |calls| calls.iter().any(|c| c.body.to_string().contains("鈴木 さんの返信を"))).await;
+    // someone else tries to claim: told who has it by name
+    let payload = json!({"type": "block_actions", "user": {"id": "UOTHER", "username": "tanaka"}, "channel": {"id": STAFF_CHANNEL},
+        "message": {"ts": ts}, "actions": [{"action_id": "staff_claim", "value": id.to_string()}]});
+    let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    app.post_slack("/slack/interactions", &form, "application/x-www-form-urlencoded", 0, &[]).await;
+    let calls = app.slack.wait_for("the refusal", |calls| calls.iter().any(|c| c.body.to_string().contains("担当にできませんでした"))).await;
+    let refusal = calls.iter().find(|c| c.body.to_string().contains("担当にできませんでした")).unwrap().body.to_string();
+    assert!(refusal.contains("鈴木") && !refusal.contains("USTAFF"), "{refusal}");
+    app.stop().await;
+    let lookups = app.slack.calls().iter().filter(|c| c.method == "users.info" && c.body["user"] == "USTAFF").count();
+    assert_eq!(lookups, 1, "display names are cached");
 }

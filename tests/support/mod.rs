@@ -48,6 +48,8 @@ pub struct Call {
 #[derive(Clone, Default)]
 pub struct MockSlack {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// The next this many chat.postMessage calls answer 503 (Slack having trouble).
+    pub fail_posts: Arc<std::sync::atomic::AtomicUsize>,
     socket: Arc<SocketSide>,
 }
 
@@ -166,16 +168,35 @@ impl MockSlack {
     }
 }
 
-async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, headers: HeaderMap, raw: axum::body::Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    // JSON bodies (chat.postMessage) or forms (users.info)
+    let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
+        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    });
+    if method == "users.info" {
+        m.calls.lock().unwrap().push(Call { method, auth, body: body.clone() });
+        return Json(match body["user"].as_str() {
+            Some("USTAFF") => json!({"ok": true, "user": {"id": "USTAFF", "name": "suzuki", "real_name": "鈴木 花子", "profile": {"display_name": "鈴木", "real_name": "鈴木 花子"}}}),
+            _ => json!({"ok": false, "error": "user_not_found"}),
+        })
+        .into_response();
+    }
+    if method == "chat.postMessage" && m.fail_posts.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        m.fail_posts.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        m.calls.lock().unwrap().push(Call { method: "failed.chat.postMessage".into(), auth, body });
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if method == "apps.connections.open" {
         m.calls.lock().unwrap().push(Call { method, auth, body });
-        return Json(json!({"ok": true, "url": *m.socket.url.lock().unwrap()}));
+        return Json(json!({"ok": true, "url": *m.socket.url.lock().unwrap()})).into_response();
     }
     let mut calls = m.calls.lock().unwrap();
     calls.push(Call { method, auth, body });
     let n = calls.len();
-    Json(json!({"ok": true, "ts": format!("1800000000.{n:06}"), "channel": "C"}))
+    Json(json!({"ok": true, "ts": format!("1800000000.{n:06}"), "channel": "C"})).into_response()
 }
 
 async fn mock_response(State(m): State<MockSlack>, Json(body): Json<Value>) -> &'static str {

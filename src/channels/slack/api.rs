@@ -1,7 +1,9 @@
 //! A small Slack Web API client: bot token, JSON bodies, retries with backoff on
 //! 429/5xx and transport errors.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -23,12 +25,17 @@ pub struct SlackApi {
     http: reqwest::Client,
     base: String,
     token: Secret,
+    /// Display names from `users.info`, by user id, for an hour.
+    names: Arc<Mutex<HashMap<String, (String, Instant)>>>,
 }
+
+/// How long a looked-up display name is reused.
+const NAME_TTL: Duration = Duration::from_secs(3600);
 
 impl SlackApi {
     pub fn new(cfg: &SlackConfig) -> SlackApi {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client");
-        SlackApi { http, base: cfg.api_base.clone(), token: cfg.bot_token.clone() }
+        SlackApi { http, base: cfg.api_base.clone(), token: cfg.bot_token.clone(), names: Arc::default() }
     }
 
     async fn send(&self, url: &str, body: &Value, auth: bool) -> Result<Value, SlackApiError> {
@@ -97,6 +104,52 @@ impl SlackApi {
             return Err(SlackApiError::NotOk(v.get("error").and_then(Value::as_str).unwrap_or("unknown").to_string()));
         }
         v.get("url").and_then(Value::as_str).map(str::to_string).ok_or_else(|| SlackApiError::NotOk("no url".into()))
+    }
+
+    /// A Slack user's display name (`users.info`: profile display name, else real name,
+    /// else user name), cached for an hour; None when Slack does not tell.
+    pub async fn user_name(&self, user_id: &str) -> Option<String> {
+        if let Some((n, at)) = self.names.lock().unwrap_or_else(|p| p.into_inner()).get(user_id) {
+            if at.elapsed() < NAME_TTL {
+                return Some(n.clone());
+            }
+        }
+        let res = self.http.post(format!("{}/users.info", self.base)).bearer_auth(self.token.expose()).form(&[("user", user_id)]).send().await.ok()?;
+        let v: Value = res.json().await.ok()?;
+        let u = v.get("user")?;
+        let pick = |p: &[&str]| p.iter().try_fold(u, |v, k| v.get(*k)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let name = pick(&["profile", "display_name"]).or_else(|| pick(&["profile", "real_name"])).or_else(|| pick(&["real_name"])).or_else(|| pick(&["name"]))?;
+        let mut m = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(user_id.to_string(), (name.clone(), Instant::now()));
+        Some(name)
+    }
+
+    /// The display name, or the user id when Slack does not tell.
+    pub async fn display_name(&self, user_id: &str) -> String {
+        self.user_name(user_id).await.unwrap_or_else(|| user_id.to_string())
+    }
+
+    /// Replaces `slack:U…` staff identities in a text with display names.
+    pub async fn humanize(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find("slack:") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + "slack:".len()..];
+            let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+            let id = &after[..end];
+            if id.starts_with(['U', 'W']) && id.len() > 1 {
+                out.push_str(&self.display_name(id).await);
+            } else {
+                out.push_str(&rest[i..i + "slack:".len() + end]);
+            }
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// Answers through an interaction's / command's `response_url`.

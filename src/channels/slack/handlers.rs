@@ -210,6 +210,7 @@ pub async fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
 /// Answers a member: through the service, then `chat.postMessage` in the thread (or
 /// the `response_url` for ephemeral slash-command conversations).
 async fn answer_member(ctx: &Ctx, inbound: Inbound, target: Target, response_url: Option<String>) {
+    let who = (inbound.user.clone(), inbound.conversation.clone());
     let msg = match ctx.shared.answer(inbound).await {
         Answer::Reply(o) => {
             if response_url.is_none() {
@@ -220,22 +221,58 @@ async fn answer_member(ctx: &Ctx, inbound: Inbound, target: Target, response_url
         Answer::Limited { notify: true } => text_message(RATE_LIMITED_MESSAGE, &target),
         Answer::Limited { notify: false } => return,
     };
-    deliver(ctx, msg, response_url.as_deref()).await;
+    if deliver(ctx, msg, response_url.as_deref()).await {
+        return;
+    }
+    // given up: staff must know the member never got the answer (the hotline included)
+    let (user, conversation) = who;
+    match ctx.shared.service.store().mark_member_unreached(ChannelKind::Slack, &user, &conversation).await {
+        Ok(Some(id)) => tracing::error!(escalation = id, "the member's answer could not be delivered; recorded on the escalation"),
+        Ok(None) => tracing::error!("the member's answer could not be delivered (no escalation to record it on)"),
+        Err(e) => tracing::error!(error = %e, "the member's answer could not be delivered, nor recorded"),
+    }
 }
 
-async fn deliver(ctx: &Ctx, mut msg: Value, response_url: Option<&str>) {
-    let result = match response_url {
-        Some(url) => {
-            msg["response_type"] = json!("ephemeral");
-            msg["replace_original"] = json!(false);
-            ctx.slack.api.respond(url, &msg).await
-        }
-        None => ctx.slack.api.post_message(&msg).await.map(|_| ()),
-    };
-    if let Err(e) = result {
-        ctx.shared.metrics.observe_delivery_failure(ChannelKind::Slack);
-        tracing::error!(error = %e, "could not post the answer to Slack");
+/// Waits between delivery attempts of a member's answer after the API client's own
+/// quick retries failed: about eight and a half minutes in all, then it gives up.
+pub const ANSWER_RETRY: [Duration; 8] = [
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+    Duration::from_secs(32),
+    Duration::from_secs(64),
+    Duration::from_secs(128),
+    Duration::from_secs(256),
+];
+
+/// Posts a member's answer, retrying with backoff; false when it never got through.
+async fn deliver(ctx: &Ctx, mut msg: Value, response_url: Option<&str>) -> bool {
+    if response_url.is_some() {
+        msg["response_type"] = json!("ephemeral");
+        msg["replace_original"] = json!(false);
     }
+    for wait in std::iter::once(Duration::ZERO).chain(ANSWER_RETRY) {
+        tokio::time::sleep(wait).await;
+        let result = match response_url {
+            Some(url) => ctx.slack.api.respond(url, &msg).await,
+            None => ctx.slack.api.post_message(&msg).await.map(|_| ()),
+        };
+        match result {
+            Ok(()) => return true,
+            // a refusal (bad channel, not in channel…) will not change: do not insist
+            Err(e @ super::api::SlackApiError::NotOk(_)) => {
+                ctx.shared.metrics.observe_delivery_failure(ChannelKind::Slack);
+                tracing::error!(error = %e, "Slack refused the answer");
+                return false;
+            }
+            Err(e) => {
+                ctx.shared.metrics.observe_delivery_failure(ChannelKind::Slack);
+                tracing::warn!(error = %e, "could not post the answer to Slack (will retry)");
+            }
+        }
+    }
+    false
 }
 
 async fn relay_staff_reply(ctx: &Ctx, thread_ts: &str, staff: &str, text: &str) {
@@ -245,9 +282,10 @@ async fn relay_staff_reply(ctx: &Ctx, thread_ts: &str, staff: &str, text: &str) 
         Ok(Some(esc)) => match service.staff_reply(esc.id, &Shared::staff_name(ChannelKind::Slack, staff), text).await {
             Ok(item) => {
                 ctx.shared.wake.notify_one();
-                format!("#{} の利用者へ送信します（{}）。", esc.id, item.channel.as_str())
+                let name = ctx.slack.api.display_name(staff).await;
+                format!("{name} さんの返信を #{} の利用者へ送信します（{}）。", esc.id, item.channel.as_str())
             }
-            Err(e) => format!("送信できませんでした: {e}"),
+            Err(e) => format!("送信できませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
         },
         Ok(None) => return, // a thread that is not an escalation post: ordinary staff chat
         Err(e) => format!("送信できませんでした: {e}"),
@@ -346,14 +384,18 @@ pub fn on_interaction(ctx: &Ctx, payload: Interaction) {
 async fn staff_action(ctx: &Ctx, op: StaffOp, id: i64, staff: &str, display: &str, channel: String, message_ts: Option<String>) {
     let service = &ctx.shared.service;
     let name = Shared::staff_name(ChannelKind::Slack, staff);
+    let display = match ctx.slack.api.user_name(staff).await {
+        Some(n) => n,
+        None => display.to_string(),
+    };
     let text = match op {
         StaffOp::Claim => match service.claim(id, &name).await {
             Ok(_) => format!("#{id} は {display} さんが担当します。このスレッドへの返信が利用者に届きます。"),
-            Err(e) => format!("#{id} を担当にできませんでした: {e}"),
+            Err(e) => format!("#{id} を担当にできませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
         },
         StaffOp::Resolve => match service.resolve(id, &name, None).await {
             Ok(_) => format!("#{id} は {display} さんが解決済みにしました。"),
-            Err(e) => format!("#{id} を解決済みにできませんでした: {e}"),
+            Err(e) => format!("#{id} を解決済みにできませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
         },
     };
     let msg = text_message(&text, &Target { channel, thread_ts: message_ts });
