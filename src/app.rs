@@ -227,7 +227,18 @@ async fn discord_client(dc: &DiscordConfig, shared: Shared) -> Result<Client, se
     if let Some(base) = &dc.api_base {
         http = http.proxy(base.as_str()).ratelimiter_disabled(true);
     }
-    serenity::all::ClientBuilder::new_with_http(http.build(), discord::intents()).event_handler(discord::Handler::new(shared, dc.clone())).await
+    let client = serenity::all::ClientBuilder::new_with_http(http.build(), discord::intents()).event_handler(discord::Handler::new(shared, dc.clone())).await?;
+    if dc.api_base.is_some() {
+        // serenity asks `GET /gateway`; a stand-in may only answer `GET /gateway/bot`
+        let mut url = client.ws_url.lock().await;
+        if url.as_str() == "wss://gateway.discord.gg" {
+            match client.http.get_bot_gateway().await {
+                Ok(g) => *url = g.url,
+                Err(e) => tracing::warn!(error = %e, "DISCORD_API_BASE gave no gateway URL"),
+            }
+        }
+    }
+    Ok(client)
 }
 
 async fn shutdown_signal() {

@@ -511,6 +511,22 @@ async fn mattermost_staff_reply_is_posted_through_the_rest_api_under_the_members
     assert_eq!(post.body["root_id"], "mm-post-9");
     let message = post.body["message"].as_str().unwrap();
     assert!(message.contains("事務局の鈴木です") && !message.contains("@channel"), "{message}");
+
+    // a member writing inside a thread: the reply goes to that thread's root
+    let form = serde_urlencoded::to_string([("token", MATTERMOST_TOKEN), ("channel_id", "mm-ch10"), ("user_id", "mm-u10"), ("post_id", "mm-reply-10"), ("text", URGENT)]).unwrap();
+    let res = app.client.post(app.url("/mattermost/webhook")).header("content-type", "application/x-www-form-urlencoded").body(form).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let id2 = loop {
+        let all = app.service.list_escalations(None).await.unwrap();
+        if let Some(e) = all.iter().find(|e| e.user == "mm-u10" && e.staff_ref.is_some()) {
+            break e.id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    app.service.staff_reply(id2, "slack:USTAFF", "折り返します。").await.unwrap();
+    let calls = app.slack.wait_for("the threaded Mattermost post", |calls| calls.iter().any(|c| c.method == "mattermost.posts" && c.body["channel_id"] == "mm-ch10")).await;
+    let post = calls.into_iter().find(|c| c.method == "mattermost.posts" && c.body["channel_id"] == "mm-ch10").unwrap();
+    assert_eq!(post.body["root_id"], "mm-root", "{:?}", post.body);
     app.stop().await;
 }
 

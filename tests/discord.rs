@@ -144,7 +144,7 @@ async fn discord_end_to_end_against_a_mock_gateway() {
 #[tokio::test]
 async fn one_replica_runs_the_gateway_and_another_takes_over_when_it_stops() {
     let Some(pg) = support::pg::PgDb::create().await else { return };
-    let discord = MockDiscord::start().await;
+    let discord = MockDiscord::start_bot_gateway_only().await;
     let slack = spawn_mock().await;
     let tweak = |base: String| {
         move |c: &mut madoguchi::config::Config| {
@@ -171,5 +171,9 @@ async fn one_replica_runs_the_gateway_and_another_takes_over_when_it_stops() {
     }
     discord.dispatch("MESSAGE_CREATE", message(4001, 3101, None, member(), "支援金はいくらですか", vec![]));
     discord.wait_posts_in(3101, 1).await;
+    // a mention given only as the token in the text (no mentions list)
+    discord.dispatch("MESSAGE_CREATE", message(4002, MEMBER_CHANNEL, Some(GUILD_ID), member(), &format!("<@{BOT_ID}> 窓口の電話番号は？"), vec![]));
+    let answer = discord.wait_posts_in(4002, 1).await;
+    assert!(answer[0]["content"].as_str().unwrap().contains("0120-179-066"), "{answer:?}");
     b.stop().await;
 }

@@ -102,20 +102,22 @@ pub fn route(m: &MessageView, place: Place, bot_id: u64, cfg: &DiscordConfig) ->
     if m.author_bot || m.is_webhook || m.author_id == bot_id {
         return Route::Ignore("bot or webhook");
     }
+    // the mentions list, or the mention token itself in the text
+    let mentioned = m.mentioned.contains(&bot_id) || m.content.contains(&format!("<@{bot_id}>")) || m.content.contains(&format!("<@!{bot_id}>"));
     let staff = cfg.staff_channel_id;
     match place {
         Place::DirectMessage => Route::Member { new_thread: false },
         Place::Thread { parent_id, .. } if Some(parent_id) == staff => Route::StaffReply { thread_id: m.channel_id },
         Place::Channel if Some(m.channel_id) == staff => Route::Ignore("top-level staff channel message"),
         Place::Thread { parent_id, owned_by_bot } => {
-            if owned_by_bot || m.mentioned.contains(&bot_id) || cfg.channel_ids.contains(&parent_id) {
+            if owned_by_bot || mentioned || cfg.channel_ids.contains(&parent_id) {
                 Route::Member { new_thread: false }
             } else {
                 Route::Ignore("thread not ours")
             }
         }
         Place::Channel => {
-            if m.mentioned.contains(&bot_id) || cfg.channel_ids.contains(&m.channel_id) {
+            if mentioned || cfg.channel_ids.contains(&m.channel_id) {
                 Route::Member { new_thread: true }
             } else {
                 Route::Ignore("not mentioned, not a configured channel")
@@ -594,6 +596,14 @@ mod tests {
             inbound(&v, BOT, 3003),
             Inbound { channel: ChannelKind::Discord, user: "123".into(), conversation: "3003".into(), text: "窓口の電話番号は？".into() }
         );
+    }
+
+    #[test]
+    fn a_mention_token_in_the_text_counts_even_without_the_mentions_list() {
+        let v = view("<@900> 窓口の電話番号は？", true, false, false);
+        assert_eq!(route(&v, Place::Channel, BOT, &cfg()), Route::Member { new_thread: true });
+        let v = view("<@!900> 窓口の電話番号は？", true, false, false);
+        assert_eq!(route(&v, Place::Channel, BOT, &cfg()), Route::Member { new_thread: true });
     }
 
     #[test]

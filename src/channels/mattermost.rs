@@ -150,6 +150,24 @@ impl MattermostStaff {
     }
 }
 
+impl MattermostStaff {
+    async fn post(&self, body: &Value) -> Result<reqwest::StatusCode, DeliveryError> {
+        let res = self.http.post(format!("{}/posts", self.base)).bearer_auth(self.token.expose()).json(body).send().await.map_err(|e| DeliveryError::new(e.without_url()))?;
+        Ok(res.status())
+    }
+
+    /// The root of the thread `post_id` is in (a reply must name the thread's root), or
+    /// the post itself when it is a root or cannot be looked up.
+    async fn thread_root(&self, post_id: &str) -> String {
+        let res = self.http.get(format!("{}/posts/{post_id}", self.base)).bearer_auth(self.token.expose()).send().await;
+        let root = match res {
+            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| v.get("root_id").and_then(Value::as_str).map(str::to_string)),
+            _ => None,
+        };
+        root.filter(|r| !r.is_empty()).unwrap_or_else(|| post_id.to_string())
+    }
+}
+
 #[axum::async_trait]
 impl StaffChannel for MattermostStaff {
     fn kind(&self) -> ChannelKind {
@@ -169,13 +187,25 @@ impl StaffChannel for MattermostStaff {
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        let root = self.threads.root_of(&item.user, &item.conversation);
-        let body = post_body(&item.conversation, root.as_deref(), &staff_reply_text(&item.text));
-        let res = self.http.post(format!("{}/posts", self.base)).bearer_auth(self.token.expose()).json(&body).send().await.map_err(|e| DeliveryError::new(e.without_url()))?;
-        if !res.status().is_success() {
-            return Err(DeliveryError::new(format!("Mattermost answered HTTP {}", res.status().as_u16())));
+        let text = staff_reply_text(&item.text);
+        let root = match self.threads.root_of(&item.user, &item.conversation) {
+            Some(post) => Some(self.thread_root(&post).await),
+            None => None,
+        };
+        let status = self.post(&post_body(&item.conversation, root.as_deref(), &text)).await?;
+        if status.is_success() {
+            return Ok(());
         }
-        Ok(())
+        if root.is_some() && status.is_client_error() {
+            // the thread is gone or not postable: the channel itself still reaches the member
+            tracing::warn!(status = status.as_u16(), "Mattermost refused the threaded reply; posting in the channel");
+            let status = self.post(&post_body(&item.conversation, None, &text)).await?;
+            if status.is_success() {
+                return Ok(());
+            }
+            return Err(DeliveryError::new(format!("Mattermost answered HTTP {}", status.as_u16())));
+        }
+        Err(DeliveryError::new(format!("Mattermost answered HTTP {}", status.as_u16())))
     }
 }
 

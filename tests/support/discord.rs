@@ -57,6 +57,8 @@ struct Inner {
     /// thread id → parent channel id (threads are owned by the bot)
     threads: Mutex<HashMap<u64, u64>>,
     gateway_url: Mutex<String>,
+    /// Answer only `GET /gateway/bot` (as some stand-ins do), not `GET /gateway`.
+    bot_gateway_only: bool,
 }
 
 #[derive(Clone)]
@@ -94,7 +96,16 @@ fn guild_channel(id: u64, kind: u8, parent: Option<u64>) -> Value {
 
 impl MockDiscord {
     pub async fn start() -> MockDiscord {
-        let inner = Arc::new(Inner { next_id: AtomicU64::new(10_000), ..Inner::default() });
+        Self::start_with(false).await
+    }
+
+    /// A stand-in that gives the gateway URL through `GET /gateway/bot` only.
+    pub async fn start_bot_gateway_only() -> MockDiscord {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(bot_gateway_only: bool) -> MockDiscord {
+        let inner = Arc::new(Inner { next_id: AtomicU64::new(10_000), bot_gateway_only, ..Inner::default() });
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         *inner.gateway_url.lock().unwrap() = format!("ws://{}", ws.local_addr().unwrap());
         tokio::spawn(gateway(ws, inner.clone()));
@@ -251,7 +262,7 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
     let content = body["content"].as_str().unwrap_or("").to_string();
     let bot_message = |channel: u64| Json(message(new_id(), channel, None, user(BOT_ID, "madoguchi", true), &content, vec![])).into_response();
     match (method.as_str(), seg.as_slice()) {
-        ("GET", ["gateway"]) => Json(json!({"url": *inner.gateway_url.lock().unwrap()})).into_response(),
+        ("GET", ["gateway"]) if !inner.bot_gateway_only => Json(json!({"url": *inner.gateway_url.lock().unwrap()})).into_response(),
         ("GET", ["gateway", "bot"]) => Json(json!({"url": *inner.gateway_url.lock().unwrap(), "shards": 1,
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})).into_response(),
         ("GET", ["channels", c]) => {

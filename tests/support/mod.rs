@@ -213,6 +213,13 @@ async fn mock_mattermost_post(State(m): State<MockSlack>, headers: HeaderMap, Js
     (axum::http::StatusCode::CREATED, Json(json!({"id": id, "channel_id": body["channel_id"], "root_id": body["root_id"], "message": body["message"]})))
 }
 
+/// Mattermost's `GET /api/v4/posts/{id}`: posts named `…-reply-…` are replies in the
+/// thread of `mm-root`; others are roots.
+async fn mock_mattermost_get_post(Path(id): Path<String>) -> Json<Value> {
+    let root = if id.contains("-reply-") { "mm-root" } else { "" };
+    Json(json!({"id": id, "root_id": root}))
+}
+
 pub async fn spawn_mock() -> (MockSlack, SocketAddr) {
     let mock = MockSlack::default();
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -220,6 +227,7 @@ pub async fn spawn_mock() -> (MockSlack, SocketAddr) {
     tokio::spawn(socket_server(ws, mock.socket.clone()));
     let app = Router::new()
         .route("/api/v4/posts", post(mock_mattermost_post))
+        .route("/api/v4/posts/:id", axum::routing::get(mock_mattermost_get_post))
         .route("/api/:method", post(mock_method))
         .route("/response", post(mock_response))
         .with_state(mock.clone());

@@ -92,7 +92,7 @@ impl SlackApi {
             .http
             .post(format!("{}/apps.connections.open", self.base))
             .bearer_auth(app_token.expose())
-            .json(&json!({}))
+            .form(&[] as &[(&str, &str)])
             .send()
             .await
             .map_err(|e| SlackApiError::Transport(e.without_url().to_string()))?;

@@ -46,7 +46,12 @@ pub fn clean_incoming(text: &str) -> String {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Envelope {
     UrlVerification { challenge: String },
-    EventCallback { event_id: String, event: Box<Event> },
+    EventCallback {
+        /// Missing in some stand-ins: then only the message key de-duplicates.
+        #[serde(default)]
+        event_id: String,
+        event: Box<Event>,
+    },
     #[serde(other)]
     Other,
 }

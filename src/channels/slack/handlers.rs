@@ -176,7 +176,7 @@ pub async fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
         Envelope::UrlVerification { challenge } => EventAck::Challenge(challenge),
         Envelope::Other => EventAck::Accepted,
         Envelope::EventCallback { event_id, event } => {
-            if !ctx.first(&format!("event:{event_id}")).await {
+            if !event_id.is_empty() && !ctx.first(&format!("event:{event_id}")).await {
                 tracing::info!(%event_id, retry, "duplicate Slack event ignored");
                 return EventAck::Duplicate;
             }
