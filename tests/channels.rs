@@ -623,3 +623,23 @@ async fn staff_notices_show_slack_display_names_not_user_ids() {
     let lookups = app.slack.calls().iter().filter(|c| c.method == "users.info" && c.body["user"] == "USTAFF").count();
     assert_eq!(lookups, 1, "display names are cached");
 }
+
+#[tokio::test]
+async fn a_replayed_signed_slash_command_is_answered_once() {
+    let mut app = spawn_app().await;
+    let form = serde_urlencoded::to_string([
+        ("command", "/madoguchi"),
+        ("text", "窓口の電話番号は？"),
+        ("user_id", "U8"),
+        ("channel_id", "C800"),
+        ("response_url", &app.response_url()),
+        ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+    ])
+    .unwrap();
+    for _ in 0..2 {
+        let res = app.post_slack("/slack/commands", &form, "application/x-www-form-urlencoded", 0, &[]).await;
+        assert_eq!(res.status(), 200);
+    }
+    app.stop().await;
+    assert_eq!(app.slack.calls().iter().filter(|c| c.method == "response").count(), 1, "{:#?}", app.slack.calls());
+}
