@@ -643,3 +643,50 @@ async fn a_replayed_signed_slash_command_is_answered_once() {
     app.stop().await;
     assert_eq!(app.slack.calls().iter().filter(|c| c.method == "response").count(), 1, "{:#?}", app.slack.calls());
 }
+
+/// Two processes' stores claiming the same outbox at once never get the same item.
+async fn outbox_claims_are_disjoint(cfg: madoguchi::service::StoreConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = cfg;
+    cfg.spool_path = Some(dir.path().join("spool.jsonl"));
+    let svc = madoguchi::service::Service::build(bot(), cfg.clone(), clock()).await.unwrap();
+    let o = svc.handle(madoguchi::channels::Inbound { channel: madoguchi::channels::ChannelKind::Slack, user: "Uc".into(), conversation: "C1/1.1".into(), text: URGENT.into() }).await;
+    let id = o.escalation_id.expect("stored");
+    for i in 0..30 {
+        svc.staff_reply(id, "slack:US", &format!("返信 {i}")).await.unwrap();
+    }
+    let other = madoguchi::store::Store::connect(&cfg).await.unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    loop {
+        let (x, y) = tokio::join!(svc.store().claim_undelivered(madoguchi::channels::ChannelKind::Slack, lease), other.claim_undelivered(madoguchi::channels::ChannelKind::Slack, lease));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        if x.is_empty() && y.is_empty() {
+            break;
+        }
+        a.extend(x.into_iter().map(|i| i.id));
+        b.extend(y.into_iter().map(|i| i.id));
+    }
+    let mut all: Vec<i64> = a.iter().chain(&b).copied().collect();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(n, 30, "every item claimed once: a={a:?} b={b:?}");
+    assert_eq!(all.len(), 30);
+    // leased: nothing left to claim until released; a released item comes back
+    assert!(other.claim_undelivered(madoguchi::channels::ChannelKind::Slack, lease).await.unwrap().is_empty());
+    other.release_outbox(all[0]).await.unwrap();
+    assert_eq!(svc.store().claim_undelivered(madoguchi::channels::ChannelKind::Slack, lease).await.unwrap().iter().map(|i| i.id).collect::<Vec<_>>(), vec![all[0]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_claims_are_disjoint_on_postgres() {
+    let Some(pg) = support::pg::PgDb::create().await else { return };
+    outbox_claims_are_disjoint(madoguchi::service::StoreConfig::url(pg.url())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_claims_are_disjoint_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    outbox_claims_are_disjoint(madoguchi::service::StoreConfig::sqlite(dir.path().join("m.db"))).await;
+}
