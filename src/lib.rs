@@ -14,9 +14,11 @@
 //! Storage, channels, staff tools and the FAQ export sit around the core and talk to it
 //! only through [`channels::Inbound`] / [`core::turn::Reply`] and the `Bot` methods.
 
+pub mod accounts;
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod console;
 pub mod content;
 pub mod core;
 pub mod engine;

@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::staff::Command,
     },
+    /// Keys for the HTTP API: add (printed once), list, revoke.
+    ApiKey {
+        #[command(subcommand)]
+        command: cli::api_key::Command,
+    },
     /// Messages per intent, fallbacks, escalations, median time to claim.
     Stats(cli::stats::Args),
     /// Serve the HTTP API, Slack, Mattermost and Discord (whichever are configured).
@@ -66,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Intents { command } => cli::intents::run(content, command),
         Command::Eval(args) => cli::eval::run(content, args),
         Command::Staff { command } => cli::staff::run(cli.db.as_ref(), command),
+        Command::ApiKey { command } => cli::api_key::run(cli.db.as_ref(), command),
         Command::Stats(args) => cli::stats::run(cli.db.as_ref(), args),
         Command::Faq { command } => cli::faq::run(content, command),
         Command::Serve(args) => cli::serve::run(content, cli.db.as_ref(), args),

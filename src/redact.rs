@@ -1,7 +1,10 @@
 //! PII redaction applied to every text before the store writes it: phone numbers,
 //! e-mail addresses, 医籍番号 / 会員番号 when named as such, long digit identifiers, and
-//! names followed by 先生/様. Full-width digits and hyphen variants are handled. The
-//! programme's own hotline (0120-179-066) is not PII and is kept.
+//! names followed by 先生/様/さん/さま/せんせい/殿 (kanji, kana or romaji, with or without
+//! a space). Full-width digits and hyphen variants are handled. The programme's own
+//! hotline (0120-179-066) is not PII and is kept. Also: ids pseudonymised
+//! ([`pseudonymize_id`]), stored member text capped ([`cap_member_text`]), and database
+//! URLs shown without secrets ([`database_url`]).
 
 use std::borrow::Cow;
 
@@ -76,10 +79,20 @@ static NAMED_ID_RE: Lazy<Regex> = Lazy::new(|| {
 static DIGIT_RUN_RE: Lazy<Regex> =
     Lazy::new(|| Regex::new(&format!(r"(?:[+＋]\s?)?{D}(?:{SEP}{{0,2}}{D})*")).expect("digit run regex"));
 
-/// Up to four kanji, or a katakana/latin name, directly before 先生 / 様.
+/// A name directly before an honorific, with or without a space: up to four kanji (a
+/// family and a given name may be split by one space), a katakana, hiragana or latin
+/// name.
 static NAME_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"(?P<name>[\p{Han}々〆ヶ]{1,4}|[ァ-ヴー]{2,10}|[A-Za-zＡ-Ｚａ-ｚ]{2,20}(?:\s)?)(?P<hon>先生|様|さま|せんせい)")
-        .expect("name regex")
+    Regex::new(concat!(
+        r"(?P<name>[\p{Han}々〆ヶ]{1,4}(?:[ 　][\p{Han}々〆ヶ]{1,4})?|[ァ-ヴー]{2,10}(?:[ 　・][ァ-ヴー]{2,10})?|[ぁ-ゖ]{2,6}|[A-Za-zＡ-Ｚａ-ｚ]{2,20})",
+        r"(?P<sp>[ 　]?)(?P<hon>先生|様|さま|せんせい|さん|殿)"
+    ))
+    .expect("name regex")
+});
+
+/// A romaji name with a romaji honorific: `Yamada-san`, `yamada sensei`, `Sato sama`.
+static ROMAJI_NAME_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"\b(?P<name>[A-Za-z]{2,20}(?:[ ][A-Za-z]{2,20})?)(?P<sep>[ \-])(?P<hon>(?i:san|sama|sensei|dono))\b").expect("romaji name regex")
 });
 
 /// Words that come before 先生/様 but are not names.
@@ -88,8 +101,22 @@ const NOT_NAMES: &[&str] = &[
     "会員", "先方", "相手", "相手方", "外部", "業者", "事務局", "窓口", "会長", "部長", "課長", "係長", "開業医", "勤務医",
     "奥", "王", "神", "仏", "殿", "同", "上", "名", "今", "前", "後", "各位", "利用者", "ご利用者", "受講者", "職員",
     "担当者", "参加者", "関係者", "会社", "御社", "貴社", "保護者", "家族", "ご家族", "歯科医", "医", "スタッフ", "ドクター",
-    "スタッフの", "メンバー", "ユーザー", "お客さん",
+    "スタッフの", "メンバー", "ユーザー", "お客さん", "医者", "看護師", "薬剤師", "技師", "受付", "大家", "事務", "業者",
+    "ベンダー", "メーカー", "エンジニア", "サポート", "お疲れ", "ご苦労", "お世話", "先生", "様", "父", "母", "兄", "姉", "娘",
+    "息子", "子", "お子", "叔父", "叔母", "伯父", "伯母", "旦那", "先輩", "後輩", "店員", "歯医者", "獣医", "病院", "医院",
+    "薬局", "銀行", "警察", "役所", "税理士", "弁護士", "社労士", "保険屋", "代理店", "販売店",
 ];
+
+/// Hiragana that ends a run before an honorific but is a word, not a name
+/// (たくさん, みなさん, おつかれさま, 「について先生」…).
+const NOT_KANA_NAME_ENDINGS: &[&str] = &[
+    "たく", "みな", "おじ", "おば", "おとう", "おかあ", "おにい", "おねえ", "おばあ", "おじい", "おく", "おきゃく", "おいしゃ",
+    "おつかれ", "ごくろう", "おせわ", "おかげ", "ぜひ", "また", "いつも", "どうぞ", "よろしく", "せい", "けい", "よ", "はっ",
+    "かい", "こう", "しん", "にい", "ねえ", "いっ", "に", "は", "が", "を", "も", "て", "で", "へ", "と", "の", "ご", "お",
+];
+
+/// Romaji words before san/sama/sensei that are not names.
+const NOT_ROMAJI_NAMES: &[&str] = &["mina", "minna", "otsukare", "gokurou", "okyaku", "the", "a", "an", "my", "our", "your", "dear", "hi", "hello"];
 
 /// The ASCII digits of `s`, full-width digits folded (０１２ → 012).
 pub fn digits_of(s: &str) -> String {
@@ -162,7 +189,22 @@ pub fn redact(text: &str) -> Cow<'_, str> {
                 if is_not_name(name) {
                     c[0].to_string()
                 } else {
-                    format!("{NAME}{}", &c["hon"])
+                    format!("{NAME}{}{}", &c["sp"], &c["hon"])
+                }
+            })
+            .into_owned();
+        out = Cow::Owned(replaced);
+    }
+
+    if ROMAJI_NAME_RE.is_match(&out) {
+        let replaced = ROMAJI_NAME_RE
+            .replace_all(&out, |c: &Captures| {
+                let name = c["name"].to_ascii_lowercase();
+                let last = name.rsplit(' ').next().unwrap_or(&name);
+                if NOT_ROMAJI_NAMES.contains(&last) {
+                    c[0].to_string()
+                } else {
+                    format!("{NAME}{}{}", &c["sep"], &c["hon"])
                 }
             })
             .into_owned();
@@ -171,9 +213,90 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// A member or conversation id as stored: unchanged unless it holds PII (an e-mail
+/// address, a phone number…), which is redacted and followed by `#` and a short hash of
+/// the original, so different members stay different and the same one stays the same.
+pub fn pseudonymize_id(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let r = redact(id);
+    if r == id {
+        return id.to_string();
+    }
+    let h = hex::encode(Sha256::digest(id.as_bytes()));
+    format!("{r}#{}", &h[..16])
+}
+
+/// Member text as stored: at most what the bot reads ([`crate::core::text::MAX_CHARS`]
+/// characters), with a note saying how much was cut.
+pub fn cap_member_text(text: &str) -> Cow<'_, str> {
+    let max = crate::core::text::MAX_CHARS;
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => {
+            let dropped = text[cut..].chars().count();
+            Cow::Owned(format!("{}…［以下 {dropped} 文字省略］", &text[..cut]))
+        }
+    }
+}
+
+/// A database URL fit for a log line or an error: the password of `user:password@`
+/// and the value of every query parameter that may hold a secret (`password`,
+/// `sslpassword`, `passfile`, keys, tokens…) are replaced by `***`.
+pub fn database_url(url: &str) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (url, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match main.split_once("://") {
+        Some((scheme, rest)) => {
+            out.push_str(scheme);
+            out.push_str("://");
+            // userinfo ends at the last '@' before the path
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    out.push_str(user);
+                    if userinfo.contains(':') {
+                        out.push_str(":***");
+                    }
+                    out.push('@');
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(main),
+    }
+    if let Some(q) = query {
+        out.push('?');
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|kv| {
+                let (k, _) = kv.split_once('=').unwrap_or((kv, ""));
+                let kl = k.to_ascii_lowercase();
+                let safe = ["sslmode", "application_name", "connect_timeout", "host", "port", "dbname", "user", "options", "mode", "statement-cache-capacity"];
+                if safe.contains(&kl.as_str()) {
+                    kv.to_string()
+                } else {
+                    format!("{k}=***")
+                }
+            })
+            .collect();
+        out.push_str(&parts.join("&"));
+    }
+    out
+}
+
 fn is_not_name(name: &str) -> bool {
     if NOT_NAMES.contains(&name) {
         return true;
+    }
+    if name.chars().all(|c| ('ぁ'..='ゖ').contains(&c)) {
+        return NOT_KANA_NAME_ENDINGS.iter().any(|w| name.ends_with(w));
     }
     // 「院長先生」「担当医師様」: a title ending the run is not a name
     ["院長", "理事長", "担当", "医師", "主治医", "会員", "事務局", "職員", "患者", "業者", "関係者", "者", "会社", "御中"]
@@ -235,6 +358,69 @@ mod tests {
         assert_eq!(redact("皆様へ"), "皆様へ");
         assert_eq!(redact("お客様"), "お客様");
         assert_eq!(redact("担当の先生に"), "担当の先生に");
+    }
+
+    #[test]
+    fn names_with_every_honorific_script_and_spacing_are_redacted() {
+        for (t, gone) in [
+            ("山田さんから電話", "山田"),
+            ("山田 先生の診療所", "山田"),
+            ("山田　太郎様", "山田"),
+            ("山田 太郎 さん", "太郎"),
+            ("やまだせんせいに", "やまだ"),
+            ("やまださんが", "やまだ"),
+            ("ヤマダさま", "ヤマダ"),
+            ("鈴木殿", "鈴木"),
+            ("Yamada-san said", "Yamada"),
+            ("yamada sensei", "yamada"),
+            ("Sato sama", "Sato"),
+            ("Yamada先生", "Yamada"),
+        ] {
+            let r = redact(t);
+            assert!(!r.contains(gone) && r.contains(NAME), "{t} → {r}");
+        }
+    }
+
+    #[test]
+    fn common_words_before_honorifics_are_kept() {
+        for t in ["たくさんの", "みなさんへ", "お客さん", "おつかれさまです", "患者さん", "業者さん", "院長先生", "皆様", "について先生に相談"] {
+            assert_eq!(redact(t), t);
+        }
+    }
+
+    #[test]
+    fn ids_with_pii_are_pseudonymised_stably_and_distinctly() {
+        assert_eq!(pseudonymize_id("u-123"), "u-123");
+        let a = pseudonymize_id("taro@example.jp");
+        assert!(a.starts_with(EMAIL) && !a.contains("taro"), "{a}");
+        assert_eq!(a, pseudonymize_id("taro@example.jp"));
+        assert_ne!(a, pseudonymize_id("jiro@example.jp"));
+        let p = pseudonymize_id("090-1234-5678");
+        assert!(p.starts_with(PHONE) && !p.contains("1234"), "{p}");
+    }
+
+    #[test]
+    fn member_text_is_capped_with_a_note() {
+        let long = "あ".repeat(70_000);
+        let c = cap_member_text(&long);
+        assert!(c.chars().count() < crate::core::text::MAX_CHARS + 30);
+        assert!(c.contains("68000 文字省略"), "{}", &c[c.len() - 40..]);
+        assert_eq!(cap_member_text("短い"), "短い");
+    }
+
+    #[test]
+    fn database_urls_lose_every_secret() {
+        for (u, secret) in [
+            ("postgres://app:hunter2secret@db.example:5432/madoguchi", "hunter2secret"),
+            ("postgres://db.example/madoguchi?password=hunter2secret&sslmode=require", "hunter2secret"),
+            ("postgresql://app@db/m?sslpassword=hunter2secret", "hunter2secret"),
+            ("postgres://app:p%40ss@w0rd@db/m", "w0rd"),
+            ("postgres:///m?host=/run/pg&password=hunter2secret", "hunter2secret"),
+        ] {
+            let d = database_url(u);
+            assert!(!d.contains(secret), "{u} → {d}");
+        }
+        assert_eq!(database_url("postgres://app:x@db:5432/m?sslmode=require"), "postgres://app:***@db:5432/m?sslmode=require");
     }
 
     #[test]

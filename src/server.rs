@@ -73,7 +73,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         };
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok((s, peer)) => (s, peer),
                 Err(e) => {
                     // out of file descriptors and the like: wait a little, keep serving
                     tracing::warn!("accept failed: {e}");
@@ -83,12 +83,18 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             },
             _ = &mut stop => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let mut shut = shut_rx.clone();
         conns.spawn(async move {
             let _permit = permit;
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| router.clone().oneshot(req.map(axum::body::Body::new)));
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                // the peer address, for per-address rate limits (`ConnectInfo<SocketAddr>`)
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req)
+            });
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
             let conn = b.serve_connection(TokioIo::new(stream), svc);

@@ -217,7 +217,7 @@ impl Service {
             channel,
             user: inbound.user.clone(),
             conversation: inbound.conversation.clone(),
-            member_text: self.redactor.apply(&inbound.text).into_owned(),
+            member_text: self.redactor.apply(&crate::redact::cap_member_text(&inbound.text)).into_owned(),
             reply_text: self.redactor.apply(&reply.text).into_owned(),
             intent: reply.intent,
             confidence: reply.confidence,

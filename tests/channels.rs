@@ -245,7 +245,7 @@ async fn http_bad_input_is_a_json_4xx_and_the_server_keeps_serving() {
         ("empty body", Vec::new(), 400),
     ];
     for (what, body, status) in cases {
-        let res = app.client.post(app.url("/v1/messages")).header("content-type", "application/json").body(body).send().await.unwrap();
+        let res = app.client.post(app.url("/v1/messages")).bearer_auth(&app.api_key).header("content-type", "application/json").body(body).send().await.unwrap();
         assert_eq!(res.status().as_u16(), status, "{what}");
         let v: Value = res.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
         assert!(v["error"].is_string() && v["message"].is_string(), "{what}: {v}");
@@ -278,8 +278,8 @@ async fn too_many_messages_get_a_polite_429() {
 async fn metrics_count_requests_intents_and_escalations() {
     let app = spawn_app().await;
     app.post_message(json!({"user": "m", "channel": "c", "text": URGENT})).await;
-    app.client.post(app.url("/v1/messages")).body("{").send().await.unwrap();
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    app.client.post(app.url("/v1/messages")).bearer_auth(&app.api_key).body("{").send().await.unwrap();
+    let res = app.client.get(app.url("/metrics")).bearer_auth(&app.api_key).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let t = res.text().await.unwrap();
@@ -353,7 +353,7 @@ async fn healthz_is_ok_then_unhealthy_when_the_database_file_is_deleted() {
     assert_eq!(res.status(), 503);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["status"], "unhealthy", "{v}");
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let res = app.client.get(app.url("/metrics")).bearer_auth(&app.api_key).send().await.unwrap();
     assert!(res.text().await.unwrap().contains("madoguchi_db_writable 0"));
     // restored from the still-open file by the recovery task: healthy, nothing lost
     let mut healthy = false;

@@ -1,15 +1,25 @@
 //! The HTTP JSON channel: `POST /v1/messages` `{"user","channel","text"}` → the answer
 //! as JSON; `GET /healthz`; `GET /metrics`. Every bad input is a 4xx JSON error.
+//! `/v1/messages` and `/metrics` need `Authorization: Bearer KEY` (`madoguchi api-key
+//! add`); a member's user id is scoped to the key that sent it (`KEYNAME/user`), e-mail
+//! addresses and phone numbers in ids are pseudonymised, and the rate limit applies per
+//! key and per source address as well as per member.
 
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::ratelimit::RATE_LIMITED_MESSAGE;
+use super::ratelimit::{Decision, RateLimiter, RATE_LIMITED_MESSAGE};
+use crate::accounts::Accounts;
+use crate::config::RateLimit;
 use super::{Answer, ApiError, RawBody, Shared};
 use super::{ChannelKind, Inbound};
 use crate::core::turn::Choice;
@@ -88,50 +98,132 @@ pub fn parse_request(body: &[u8]) -> Result<Inbound, ApiError> {
     Ok(Inbound { channel: ChannelKind::Http, user: req.user, conversation: req.channel, text: req.text })
 }
 
-async fn messages(State(shared): State<Shared>, body: Result<RawBody, ApiError>) -> Response {
-    let body = match body {
-        Ok(RawBody(b)) => b,
-        Err(e) => return e.into_response(),
+/// What the HTTP API's handlers share: the channels' state, the API keys, and the
+/// per-key and per-address rate limits (wider than the per-member one).
+#[derive(Clone)]
+pub struct HttpState {
+    pub shared: Shared,
+    pub accounts: Accounts,
+    per_key: Arc<RateLimiter>,
+    per_addr: Arc<RateLimiter>,
+}
+
+/// How many members' worth of traffic one key, and one source address, may send.
+pub const KEY_LIMIT_FACTOR: u32 = 50;
+pub const ADDR_LIMIT_FACTOR: u32 = 20;
+
+fn scaled(r: RateLimit, f: u32) -> RateLimit {
+    RateLimit { burst: r.burst.saturating_mul(f), per_minute: r.per_minute.saturating_mul(f) }
+}
+
+/// `Authorization: Bearer KEY` → the key's name; 401 otherwise.
+async fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<String, Response> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let unauthorized = || {
+        let mut r = ApiError::unauthorized("a valid API key is required: Authorization: Bearer KEY (madoguchi api-key add NAME)").into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        r
     };
-    let inbound = match parse_request(&body) {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
-    };
-    match shared.answer(inbound).await {
-        Answer::Reply(o) => Json(MessageResponse::from(o.as_ref())).into_response(),
-        Answer::Limited { .. } => {
-            let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", RATE_LIMITED_MESSAGE).into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-            r
+    let Some(key) = presented else { return Err(unauthorized()) };
+    match state.accounts.api_key_name(key).await {
+        Ok(Some(name)) => Ok(name),
+        Ok(None) => Err(unauthorized()),
+        Err(e) => {
+            tracing::error!(error = %e, "API key check failed");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "could not check the API key; try again shortly").into_response())
         }
     }
 }
 
+fn too_many() -> Response {
+    let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", RATE_LIMITED_MESSAGE).into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    r
+}
+
+async fn messages(State(state): State<HttpState>, peer: Option<ConnectInfo<SocketAddr>>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
+    if let Some(ConnectInfo(addr)) = peer {
+        if let Decision::Limited { .. } = state.per_addr.check(&addr.ip().to_string()) {
+            return too_many();
+        }
+    }
+    let key = match authorize(&state, &headers).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    if let Decision::Limited { .. } = state.per_key.check(&key) {
+        return too_many();
+    }
+    let body = match body {
+        Ok(RawBody(b)) => b,
+        Err(e) => return e.into_response(),
+    };
+    let mut inbound = match parse_request(&body) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    inbound.user = scoped_user(&key, &inbound.user);
+    inbound.conversation = crate::redact::pseudonymize_id(&inbound.conversation);
+    match state.shared.answer(inbound).await {
+        Answer::Reply(o) => Json(MessageResponse::from(o.as_ref())).into_response(),
+        Answer::Limited { .. } => too_many(),
+    }
+}
+
+/// The stored user id: the key's name, `/`, the caller's id with e-mail addresses and
+/// phone numbers pseudonymised. Two keys never share a member.
+pub fn scoped_user(key_name: &str, user: &str) -> String {
+    format!("{key_name}/{}", crate::redact::pseudonymize_id(user))
+}
+
 /// 200 with `"status":"ok"` (or `"degraded"`: spool records kept aside); 503
 /// `"unhealthy"` while the database does not take writes (turns are being spooled).
-async fn healthz(State(shared): State<Shared>) -> Response {
-    let h = shared.service.health();
+async fn healthz(State(state): State<HttpState>) -> Response {
+    let h = state.shared.service.health();
     let code = if h.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(h)).into_response()
 }
 
-async fn metrics(State(shared): State<Shared>) -> Response {
-    let mut text = shared.metrics.render();
-    text.push_str(&crate::service::render_health_metrics(&shared.service));
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers).await {
+        return r;
+    }
+    let mut text = state.shared.metrics.render();
+    text.push_str(&crate::service::render_health_metrics(&state.shared.service));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-pub fn routes(shared: Shared) -> Router {
+pub fn routes(shared: Shared, rate_limit: RateLimit) -> Router {
+    let state = HttpState {
+        accounts: Accounts::new(shared.service.store().clone()),
+        per_key: Arc::new(RateLimiter::new(scaled(rate_limit, KEY_LIMIT_FACTOR))),
+        per_addr: Arc::new(RateLimiter::new(scaled(rate_limit, ADDR_LIMIT_FACTOR))),
+        shared,
+    };
     Router::new()
         .route("/v1/messages", post(messages))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(shared)
+        .with_state(state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_ids_are_scoped_to_the_key_and_pii_is_pseudonymised() {
+        assert_eq!(scoped_user("shop", "u1"), "shop/u1");
+        assert_ne!(scoped_user("a", "u1"), scoped_user("b", "u1"));
+        let s = scoped_user("shop", "taro.yamada@example.jp");
+        assert!(!s.contains("taro") && !s.contains("example"), "{s}");
+        assert_eq!(s, scoped_user("shop", "taro.yamada@example.jp"), "stable");
+        assert_ne!(s, scoped_user("shop", "hanako@example.jp"), "distinct");
+    }
 
     #[test]
     fn a_good_request_becomes_an_http_inbound() {

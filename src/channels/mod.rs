@@ -265,7 +265,7 @@ pub async fn not_found() -> ApiError {
 
 /// The HTTP routes of every configured channel, with the body limit and metrics.
 pub fn router(shared: Shared, cfg: &crate::config::Config, slack: Option<Arc<slack::SlackState>>) -> Router {
-    let mut app = http::routes(shared.clone());
+    let mut app = http::routes(shared.clone(), cfg.rate_limit).merge(crate::console::routes(shared.clone(), cfg));
     if let Some(s) = slack.filter(|s| s.cfg.signing_secret.is_some()) {
         app = app.merge(slack::routes(shared.clone(), s));
     }

@@ -1,5 +1,6 @@
 //! Command implementations for the `madoguchi` binary (anyhow lives here and in main).
 
+pub mod api_key;
 pub mod assess;
 pub mod chat;
 pub mod classify;
@@ -8,6 +9,7 @@ pub mod faq;
 pub mod intents;
 pub mod jsonl;
 pub mod staff;
+pub mod staff_user;
 pub mod stats;
 pub mod serve;
 

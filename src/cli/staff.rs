@@ -40,6 +40,11 @@ pub enum Command {
         #[arg(long = "as")]
         staff: Option<String>,
     },
+    /// Console accounts: add, list, disable, enable, passwd, link.
+    User {
+        #[command(subcommand)]
+        command: super::staff_user::Command,
+    },
     /// Close it; the bot answers that conversation again.
     Resolve {
         id: i64,
@@ -92,6 +97,10 @@ fn refused(e: StaffError) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
+    let command = match command {
+        Command::User { command } => return super::staff_user::run(db, command),
+        other => other,
+    };
     let rt = super::runtime()?;
     let cfg = super::store_config(db);
     rt.block_on(async move {
@@ -197,6 +206,7 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
                     Err(e) => return refused(e),
                 }
             }
+            Command::User { .. } => unreachable!("handled above"),
         };
         Ok(code)
     })

@@ -345,11 +345,7 @@ impl Store {
     pub fn describe(&self) -> String {
         match &self.backend {
             Backend::Sqlite(p) => format!("SQLite {}", p.display()),
-            Backend::Postgres(u) => {
-                let host = u.rsplit('@').next().unwrap_or(u);
-                let host = host.trim_start_matches("postgres://").trim_start_matches("postgresql://");
-                format!("PostgreSQL {host}")
-            }
+            Backend::Postgres(u) => format!("PostgreSQL {}", crate::redact::database_url(u)),
         }
     }
 

@@ -243,6 +243,8 @@ pub struct TestApp {
     pub slack: MockSlack,
     pub mock_addr: SocketAddr,
     pub service: Service,
+    /// An API key (named `test`) for `/v1/messages` and `/metrics`.
+    pub api_key: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), AppError>>>,
     pub dir: tempfile::TempDir,
@@ -279,7 +281,7 @@ impl TestApp {
     }
 
     pub async fn post_message(&self, body: Value) -> reqwest::Response {
-        self.client.post(self.url("/v1/messages")).json(&body).send().await.unwrap()
+        self.client.post(self.url("/v1/messages")).bearer_auth(&self.api_key).json(&body).send().await.unwrap()
     }
 
     /// Graceful shutdown, as on SIGTERM; returns once everything accepted is done.
@@ -345,11 +347,15 @@ pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockS
         ..Config::default()
     };
     tweak(&mut config);
+    let api_key = madoguchi::accounts::Accounts::new(service.store().clone())
+        .add_api_key("test", clock().now())
+        .await
+        .expect("an API key can be created");
     let app = Application::build_with(config, service.clone()).await.expect("app builds").with_limits(limits);
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, stop: Some(tx), handle: Some(handle), dir }
+    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, api_key, stop: Some(tx), handle: Some(handle), dir }
 }
