@@ -106,6 +106,34 @@ pub struct HttpState {
     pub accounts: Accounts,
     per_key: Arc<RateLimiter>,
     per_addr: Arc<RateLimiter>,
+    /// Keys seen valid (SHA-256 → name): members keep being answered (and spooled)
+    /// while the database is down. The database always decides when it answers, so a
+    /// revocation takes effect at once.
+    known_keys: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+}
+
+impl HttpState {
+    async fn key_name(&self, key: &str) -> Result<Option<String>, crate::store::StoreError> {
+        let h = crate::accounts::sha256_hex(key);
+        let known = || self.known_keys.lock().unwrap_or_else(|p| p.into_inner());
+        match self.accounts.api_key_name(key).await {
+            Ok(Some(name)) => {
+                known().insert(h, name.clone());
+                Ok(Some(name))
+            }
+            Ok(None) => {
+                known().remove(&h);
+                Ok(None)
+            }
+            Err(e) => match known().get(&h) {
+                Some(name) => {
+                    tracing::warn!(error = %e, "API key checked against the last known keys (database unavailable)");
+                    Ok(Some(name.clone()))
+                }
+                None => Err(e),
+            },
+        }
+    }
 }
 
 /// How many members' worth of traffic one key, and one source address, may send.
@@ -129,7 +157,7 @@ async fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<String, Res
         r
     };
     let Some(key) = presented else { return Err(unauthorized()) };
-    match state.accounts.api_key_name(key).await {
+    match state.key_name(key).await {
         Ok(Some(name)) => Ok(name),
         Ok(None) => Err(unauthorized()),
         Err(e) => {
@@ -202,6 +230,7 @@ pub fn routes(shared: Shared, rate_limit: RateLimit) -> Router {
         accounts: Accounts::new(shared.service.store().clone()),
         per_key: Arc::new(RateLimiter::new(scaled(rate_limit, KEY_LIMIT_FACTOR))),
         per_addr: Arc::new(RateLimiter::new(scaled(rate_limit, ADDR_LIMIT_FACTOR))),
+        known_keys: Default::default(),
         shared,
     };
     Router::new()
