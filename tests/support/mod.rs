@@ -347,10 +347,21 @@ pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockS
         ..Config::default()
     };
     tweak(&mut config);
-    let api_key = madoguchi::accounts::Accounts::new(service.store().clone())
-        .add_api_key("test", clock().now())
-        .await
-        .expect("an API key can be created");
+    // `test`, or `test2`, … when another app shares the database
+    let accounts = madoguchi::accounts::Accounts::new(service.store().clone());
+    let mut api_key = None;
+    for i in 1..100 {
+        let name = if i == 1 { "test".to_string() } else { format!("test{i}") };
+        match accounts.add_api_key(&name, clock().now()).await {
+            Ok(k) => {
+                api_key = Some(k);
+                break;
+            }
+            Err(madoguchi::accounts::AccountError::Exists(_)) => continue,
+            Err(e) => panic!("an API key can be created: {e}"),
+        }
+    }
+    let api_key = api_key.expect("a free API key name");
     let app = Application::build_with(config, service.clone()).await.expect("app builds").with_limits(limits);
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
