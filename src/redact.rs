@@ -423,6 +423,32 @@ mod tests {
         assert_eq!(database_url("postgres://app:x@db:5432/m?sslmode=require"), "postgres://app:***@db:5432/m?sslmode=require");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn generated_names_emails_and_phones_never_survive(
+            name in proptest::sample::select(vec!["山田", "佐藤太郎", "鈴木", "やまだ", "たなか", "ヤマダ", "タナカ", "Yamada", "Sato"]),
+            hon in proptest::sample::select(vec!["さん", "様", "先生", "せんせい", "さま", "殿"]),
+            space in proptest::sample::select(vec!["", " ", "　"]),
+            before in "[、。は]{0,2}",
+            user in "[a-z]{2,8}",
+            phone in "0[1-9]0-[0-9]{4}-[0-9]{4}",
+        ) {
+            let t = format!("{before}{name}{space}{hon}に連絡を。{user}.x@example.jp または {phone} まで");
+            let r = redact(&t);
+            proptest::prop_assert!(!r.contains(name), "{} → {}", t, r);
+            proptest::prop_assert!(!r.contains("example.jp") && !r.contains(&phone), "{} → {}", t, r);
+            proptest::prop_assert!(r.contains(hon));
+        }
+
+        #[test]
+        fn redaction_never_panics_and_is_stable(text in "\\PC{0,80}") {
+            let once = redact(&text).into_owned();
+            proptest::prop_assert_eq!(redact(&once).into_owned(), once.clone());
+            let id = pseudonymize_id(&text);
+            proptest::prop_assert_eq!(id, pseudonymize_id(&text));
+        }
+    }
+
     #[test]
     fn off_leaves_text_alone() {
         let t = "090-1234-5678";
