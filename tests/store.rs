@@ -160,6 +160,7 @@ on_both!(
     stats_count_intents_fallbacks_and_time_to_claim,
     a_poison_record_is_kept_aside_and_alerted_and_the_rest_written,
     a_turn_neither_database_nor_spool_took_is_not_announced,
+    concurrent_turns_are_committed_together_each_with_its_own_number,
 );
 
 async fn urgent_message_opens_an_open_urgent_escalation(db: &TestDb) {
@@ -500,6 +501,33 @@ async fn a_turn_neither_database_nor_spool_took_is_not_announced(db: &TestDb) {
     assert!(o.reply.text.contains(&notice(Handoff::NotKept)), "{}", o.reply.text);
     assert!(!o.reply.text.contains(&notice(Handoff::Kept { id: None })), "{}", o.reply.text);
     assert!(!svc.health().is_healthy());
+}
+
+async fn concurrent_turns_are_committed_together_each_with_its_own_number(db: &TestDb) {
+    let svc = db.service().await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let user = format!("g{i}");
+                let text = if i % 2 == 0 { "ランサムウェアに感染しました" } else { "窓口の電話番号は？" };
+                (user.clone(), svc.handle(term(&user, text)).await)
+            })
+        })
+        .collect();
+    let mut told_list = Vec::new();
+    for t in tasks {
+        let (user, o) = t.await.unwrap();
+        if o.reply.escalate.is_some() {
+            told_list.push((user, told(&o).expect("kept")));
+        } else {
+            assert_eq!(o.escalation_id, None);
+        }
+    }
+    assert_eq!(told_list.len(), 20);
+    wait_until("spool empty", || async { svc.spool().pending() == 0 }).await;
+    assert_told_escalations_exist(&svc, &told_list).await;
+    assert_eq!(svc.stats().await.unwrap().messages, 40);
 }
 
 /// Every escalation a member was told about (by number, or as spooled) is in the

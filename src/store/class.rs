@@ -159,6 +159,7 @@ impl StoreError {
             StoreError::Corrupt(_) => ErrorClass::Corrupt,
             StoreError::Unavailable => ErrorClass::Unavailable,
             StoreError::Down(c) => *c,
+            StoreError::Failed { class, .. } => *class,
             StoreError::Gone(_) => ErrorClass::Corrupt,
             StoreError::Timeout => ErrorClass::Transient,
             StoreError::Spool { source, .. } => io_class(source),

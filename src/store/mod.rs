@@ -9,6 +9,8 @@ mod model;
 mod queries;
 mod replicas;
 pub use replicas::GatewayLock;
+mod writer;
+pub use writer::MAX_BATCH;
 pub use class::ErrorClass;
 pub use queries::StaffError;
 
@@ -166,6 +168,9 @@ pub enum StoreError {
     /// The SQLite file was deleted or replaced while the server had it open.
     #[error("the database file {} was deleted or replaced while open", .0.display())]
     Gone(PathBuf),
+    /// A group commit this turn was part of failed (the error was recorded once).
+    #[error("{message}")]
+    Failed { class: ErrorClass, message: String },
     /// The operation did not finish within its time budget.
     #[error("the database did not answer in time")]
     Timeout,
@@ -234,6 +239,8 @@ pub struct Store {
     /// SQLite takes one writer at a time: serialising writers in the process avoids
     /// busy waits between our own connections.
     write_lock: Arc<Mutex<()>>,
+    /// The group writer's queue (started on first use).
+    writer: writer::Queue,
 }
 
 /// How long calls fail fast after a failure that blocks writes, when no recovery task
@@ -318,6 +325,7 @@ impl Store {
             file_id: Arc::new(std::sync::Mutex::new(None)),
             anchor: Arc::new(Mutex::new(None)),
             write_lock: Arc::new(Mutex::new(())),
+            writer: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -424,7 +432,7 @@ impl Store {
     /// Records a failure: when its class blocks writes, later calls fail fast until the
     /// recovery task sees the database writable again (or [`RETRY_AFTER`] passes).
     pub fn note_error(&self, e: &StoreError) {
-        if matches!(e, StoreError::Down(_)) {
+        if matches!(e, StoreError::Down(_) | StoreError::Failed { .. }) {
             return;
         }
         let class = e.class();

@@ -107,23 +107,35 @@ impl Store {
         row.map(esc_from).transpose()
     }
 
-    /// Writes one turn (messages, state, escalation) in one transaction. Returns the
-    /// escalation opened or joined when the turn asked for one; writing the same
-    /// record twice writes it once.
+    /// Writes one turn (messages, state, escalation) durably. Returns the escalation
+    /// opened or joined when the turn asked for one; writing the same record twice
+    /// writes it once. Turns arriving together are committed together by the group
+    /// writer ([`super::writer`]); the answer comes after the commit.
     pub async fn apply_turn(&self, rec: &TurnRecord) -> Result<Option<i64>, StoreError> {
         self.ready_to_write().await?;
+        if let Some(r) = self.submit_turn(rec).await {
+            return r;
+        }
         let _w = self.write_guard().await;
-        let at = ts(rec.at);
-        let state_json = rec.state.as_ref().map(|s| serde_json::to_string(s).expect("state serialises"));
-        let urgent = i64::from(rec.urgent);
-        let intent = rec.intent.as_str();
+        self.apply_batch(&[rec]).await.map(|v| v[0])
+    }
+
+    /// Writes several turns in one transaction (all or none). The caller holds the
+    /// write guard.
+    pub(crate) async fn apply_batch(&self, recs: &[&TurnRecord]) -> Result<Vec<Option<i64>>, StoreError> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
+            let mut results = Vec::with_capacity(recs.len());
+            for rec in recs {
+            let at = ts(rec.at);
+            let state_json = rec.state.as_ref().map(|s| serde_json::to_string(s).expect("state serialises"));
+            let urgent = i64::from(rec.urgent);
+            let intent = rec.intent.as_str();
             let fresh = sqlx::query("INSERT INTO spool_applied (spool_key, applied_at) VALUES ($1, $2) ON CONFLICT (spool_key) DO NOTHING")
                 .bind(&rec.key).bind(&at).execute(&mut *tx).await?.rows_affected();
             if fresh == 0 {
-                tx.rollback().await?;
-                return Ok(None);
+                results.push(None);
+                continue;
             }
             let (conv_id,): (i64,) = sqlx::query_as(
                 "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
@@ -182,8 +194,10 @@ impl Store {
                 .bind(if rec.handled_by_staff { "staff_handling" } else { reply_kind_str(rec.reply_kind) })
                 .bind(link).bind(&at)
                 .execute(&mut *tx).await?;
+            results.push(opened);
+            }
             tx.commit().await?;
-            Ok(opened)
+            Ok(results)
         })
     }
 
@@ -191,6 +205,13 @@ impl Store {
     /// (atomically: two concurrent turns never both deliver one reply).
     pub async fn take_outbox(&self, channel: ChannelKind, user: &str, conversation: &str, now: DateTime<FixedOffset>) -> Result<Vec<OutboxItem>, StoreError> {
         self.ready().await?;
+        // almost always nothing waits: find out with a read, so the common turn takes no write lock
+        let (waiting,): (i64,) = with_pool!(self, p => sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND channel = $1 AND user_id = $2 AND conversation = $3")
+            .bind(channel.as_str()).bind(user).bind(conversation).fetch_one(p).await?);
+        if waiting == 0 {
+            return Ok(Vec::new());
+        }
         let _w = self.write_guard().await;
         let mut rows: Vec<OutRow> = with_pool!(self, p => sqlx::query_as(
             "UPDATE outbox SET delivered_at = $1 WHERE delivered_at IS NULL AND channel = $2 AND user_id = $3 AND conversation = $4 \

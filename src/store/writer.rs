@@ -1,0 +1,106 @@
+//! Group commit: turns to write wait in a queue; one writer task (SQLite, which has one
+//! writer anyway) or a few (PostgreSQL) take everything waiting, up to [`MAX_BATCH`],
+//! and commit it in one transaction. Each caller gets its own result only after the
+//! commit, so an escalation number is never handed out before it is durable. When a
+//! batch fails, its turns are written one by one (one bad turn never fails the others),
+//! except when the database refuses writes altogether: then each caller gets that
+//! error at once and spools its turn.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{Backend, Store, StoreError, TurnRecord};
+
+/// Most turns committed in one transaction.
+pub const MAX_BATCH: usize = 128;
+/// Turns waiting for a writer at most; beyond that callers wait (within their budget).
+const QUEUE: usize = 4096;
+
+pub(crate) struct Job {
+    rec: TurnRecord,
+    done: oneshot::Sender<Result<Option<i64>, StoreError>>,
+}
+
+pub(crate) type Queue = Arc<std::sync::Mutex<Option<mpsc::Sender<Job>>>>;
+
+impl Store {
+    /// Hands the turn to the group writer and waits for its commit. None when no
+    /// writer can take it (no runtime to run one): the caller writes it itself.
+    pub(crate) async fn submit_turn(&self, rec: &TurnRecord) -> Option<Result<Option<i64>, StoreError>> {
+        let sender = self.writer_queue()?;
+        let (done, wait) = oneshot::channel();
+        sender.send(Job { rec: rec.clone(), done }).await.ok()?;
+        wait.await.ok()
+    }
+
+    fn writer_queue(&self) -> Option<mpsc::Sender<Job>> {
+        let mut q = self.writer.lock().expect("writer lock");
+        if let Some(s) = q.as_ref().filter(|s| !s.is_closed()) {
+            return Some(s.clone());
+        }
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match self.backend {
+            Backend::Sqlite(_) => 1,
+            Backend::Postgres(_) => 4,
+        };
+        for _ in 0..writers {
+            handle.spawn(run(self.clone(), rx.clone()));
+        }
+        *q = Some(tx.clone());
+        Some(tx)
+    }
+}
+
+async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut r = rx.lock().await;
+            match r.recv().await {
+                Some(j) => jobs.push(j),
+                None => return,
+            }
+            while jobs.len() < MAX_BATCH {
+                match r.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+        }
+        let guard = store.write_guard().await;
+        let recs: Vec<&TurnRecord> = jobs.iter().map(|j| &j.rec).collect();
+        let r = store.apply_batch(&recs).await;
+        match r {
+            Ok(ids) => {
+                drop(guard);
+                for (j, id) in jobs.into_iter().zip(ids) {
+                    let _ = j.done.send(Ok(id));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                drop(guard);
+                let j = jobs.pop().expect("one job");
+                let _ = j.done.send(Err(e));
+            }
+            Err(e) if e.class().blocks_writes() => {
+                drop(guard);
+                store.note_error(&e);
+                let (class, message) = (e.class(), e.to_string());
+                for j in jobs {
+                    let _ = j.done.send(Err(StoreError::Failed { class, message: message.clone() }));
+                }
+            }
+            Err(e) => {
+                tracing::debug!("a batch of {} turns failed, writing them one by one: {e}", jobs.len());
+                for j in jobs {
+                    let r = store.apply_batch(&[&j.rec]).await.map(|v| v[0]);
+                    let _ = j.done.send(r);
+                }
+                drop(guard);
+            }
+        }
+    }
+}
