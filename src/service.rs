@@ -26,6 +26,9 @@ pub use crate::store::{
 pub const LOAD_BUDGET: Duration = Duration::from_millis(250);
 pub const WRITE_BUDGET: Duration = Duration::from_millis(400);
 pub const SPOOL_BUDGET: Duration = Duration::from_millis(250);
+/// The whole turn's storage budget: the spool gets what the database calls left of it
+/// (at least [`SPOOL_BUDGET`]), so a fast-failing database leaves the spool most of it.
+pub const TURN_BUDGET: Duration = Duration::from_millis(900);
 /// Budget of a staff operation (queue, claim, reply, delivery bookkeeping).
 pub const STAFF_BUDGET: Duration = Duration::from_secs(5);
 /// How often the recovery task looks at the database and the spool.
@@ -175,6 +178,7 @@ impl Service {
     /// conversation cannot be read, and a turn the database does not take is spooled.
     /// An escalation is announced only as far as it was really kept.
     pub async fn handle(&self, inbound: Inbound) -> Outcome {
+        let started = Instant::now();
         let now = self.clock.now();
         if self.spool.has_pending() {
             self.recovery.wake.notify_one();
@@ -228,7 +232,7 @@ impl Service {
             state: if state_known { new_state } else { None },
             handled_by_staff,
         };
-        let kept = self.keep(&rec).await;
+        let kept = self.keep(&rec, started + TURN_BUDGET).await;
         let escalation_id = match kept {
             Handoff::Kept { id } if rec.escalate.is_some() => id,
             _ => None,
@@ -242,7 +246,7 @@ impl Service {
     /// Writes the turn to the database, or else fsyncs it to the spool, each within its
     /// budget; says which (a timed-out write may still land: the spooled copy is then
     /// skipped by its key, so it is never written twice).
-    async fn keep(&self, rec: &TurnRecord) -> Handoff {
+    async fn keep(&self, rec: &TurnRecord, deadline: Instant) -> Handoff {
         match bounded(WRITE_BUDGET, self.store.apply_turn(rec)).await {
             Ok(id) => return Handoff::Kept { id },
             Err(e) => {
@@ -250,7 +254,8 @@ impl Service {
                 tracing::warn!(class = e.class().as_str(), "turn not stored, spooling: {e}");
             }
         }
-        match tokio::time::timeout(SPOOL_BUDGET, self.spool.append(rec)).await {
+        let budget = deadline.saturating_duration_since(Instant::now()).max(SPOOL_BUDGET);
+        match tokio::time::timeout(budget, self.spool.append(rec)).await {
             Ok(Ok(())) => {
                 self.recovery.wake.notify_one();
                 Handoff::Kept { id: None }
