@@ -43,6 +43,16 @@ fn bench(c: &mut Criterion) {
         })
     });
     let mut k = 0usize;
+    let mut case_state = ConversationState::default();
+    bot.respond("A①会員の診療所です。先月ランサムウェアで2日休診しました", &mut case_state, now);
+    let mut m = 0usize;
+    g.bench_function("respond_with_case_file", |b| {
+        b.iter(|| {
+            m = (m + 1) % msgs.len();
+            let mut st = case_state.clone();
+            black_box(bot.respond(&msgs[m], &mut st, now).text.len())
+        })
+    });
     g.bench_function("pipeline_respond", |b| {
         b.iter(|| {
             k = (k + 1) % msgs.len();
@@ -102,6 +112,14 @@ fn summary() {
         let mut st = ConversationState::default();
         black_box(bot.respond(m, &mut st, now).text.len());
     });
+    // a conversation with a case file: the member described the case two turns ago
+    let mut case_state = ConversationState::default();
+    bot.respond("A①会員の診療所です。先月ランサムウェアで2日休診しました", &mut case_state, now);
+    bot.respond("厚労省には届け出ました", &mut case_state, now);
+    let respond_case = throughput("respond with a case file", &msgs, |m| {
+        let mut st = case_state.clone();
+        black_box(bot.respond(m, &mut st, now).text.len());
+    });
     // where the time goes, stage by stage
     throughput("  stage: normalize", &msgs, |m| {
         black_box(bot.analyzer.normalizer.normalize(m));
@@ -124,15 +142,16 @@ fn summary() {
     let mut ui = 0usize;
     throughput("  stage: urgency", &msgs, |_| {
         ui = (ui + 1) % analyses.len();
-        black_box(bot.urgency.assess(&analyses[ui]).urgent);
+        black_box(bot.urgency.assess(&analyses[ui], now.date_naive()).urgent);
     });
     let mut ci = 0usize;
     throughput("  stage: classify_analysis", &msgs, |_| {
         ci = (ci + 1) % analyses.len();
-        black_box(bot.classify_analysis(&analyses[ci]).intent);
+        black_box(bot.classify_analysis(&analyses[ci], now.date_naive()).intent);
     });
     println!("ratio classify/lindera      {:>10.2}  (goal <= 1.5)", raw / classify);
     println!("ratio respond/lindera       {:>10.2}", raw / respond);
+    println!("Bot::respond with case file {:>10.1} µs/message", 1e6 / respond_case);
     println!("pipeline classify rate      {:>10.0}  (goal >= 50000 messages/s)", classify);
     println!("dictionary load             {:>10.1} ms", dict_load.as_secs_f64() * 1000.0);
     println!("cold start to first answer  {:>10.1} ms  (goal < 200 ms)", cold.as_secs_f64() * 1000.0);

@@ -19,12 +19,14 @@ use crate::core::rules::{parse_rules, RuleSet};
 use crate::core::text::{Normalizer, Variant};
 use crate::core::tokenize::Tokenizer;
 use crate::core::urgency::UrgencyRules;
+use crate::core::wording::Wording;
 
 pub const VARIANTS: &str = "dictionaries/variants.tsv";
 pub const USER_DICT: &str = "dictionaries/user.csv";
 pub const SYNONYMS: &str = "dictionaries/synonyms.tsv";
 pub const URGENCY: &str = "dictionaries/urgency.toml";
 pub const PAYMENTS: &str = "rules/payments.toml";
+pub const DIALOGUE: &str = "dictionaries/dialogue.toml";
 
 /// Everything wrong with the content, or a tokenizer that would not load.
 #[derive(Debug, thiserror::Error)]
@@ -194,11 +196,23 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
             None
         }
     };
+    let wording = match Wording::parse(DIALOGUE, required(content, DIALOGUE, &mut errs)) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            errs.extend(e);
+            None
+        }
+    };
     let rules = build_rules(content, &mut errs);
     let mut intents = Vec::new();
     for f in content.files_in("intents", ".toml") {
         match parse_intent(&f.path, &f.text, &analyzer.normalizer) {
-            Ok(i) => intents.push(i),
+            Ok(mut i) => {
+                if let Some(r) = &rules {
+                    errs.extend(fill_amounts(&mut i, &f.text, r));
+                }
+                intents.push(i)
+            }
             Err(e) => errs.extend(e),
         }
     }
@@ -210,7 +224,79 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
     let keywords = keywords_of(&intents);
     let data = training_data(&analyzer, &intents, &keywords);
     let classifier = Classifier::train(&data, keywords, TrainConfig::default());
-    Ok(Bot { analyzer, classifier, intents, urgency: urgency.expect("no errors means urgency parsed"), rules: rules.expect("no errors means rules parsed") })
+    let facet_readings = facet_readings(&analyzer, &intents);
+    Ok(Bot {
+        analyzer,
+        classifier,
+        intents,
+        urgency: urgency.expect("no errors means urgency parsed"),
+        rules: rules.expect("no errors means rules parsed"),
+        wording: wording.expect("no errors means wording parsed"),
+        facet_readings,
+    })
+}
+
+/// 100000 → 「10万円」 (the answers' style); amounts not in whole 万 as 「12,500円」.
+fn man_yen(y: crate::core::rules::Yen) -> String {
+    let n = y.get();
+    if n % 10_000 == 0 && n > 0 {
+        format!("{}万円", n / 10_000)
+    } else {
+        y.to_string()
+    }
+}
+
+/// Each facet keyword's reading in hiragana (lindera), so that all-hiragana messages
+/// find their facet.
+fn facet_readings(analyzer: &Analyzer, intents: &[IntentDef]) -> Vec<(Label, usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for def in intents {
+        for (i, f) in def.facets.iter().enumerate() {
+            let rs = f
+                .keywords
+                .iter()
+                .map(|k| analyzer.analyze(k).tokens.iter().map(|t| &*t.reading).collect::<String>())
+                .filter(|r| !r.is_empty())
+                .collect();
+            out.push((def.label, i, rs));
+        }
+    }
+    out
+}
+
+/// Amounts in answer texts come from the rules: `{amount:cyberattack}`,
+/// `{amount:leak}`, `{amount:closure}` (the supplement) and
+/// `{amount:cyberattack+closure}`, written as 「10万円」. An unknown placeholder is an
+/// error naming the intent file and line.
+pub fn fill_amounts(def: &mut IntentDef, src: &str, rules: &RuleSet) -> Vec<ContentError> {
+    use crate::core::rules::{PaymentKind, Yen};
+    let attack = rules.payment(PaymentKind::CyberAttack).amount.get();
+    let leak = rules.payment(PaymentKind::Leak).amount.get();
+    let closure = rules.supplements.first().map(|s| s.amount.get()).unwrap_or(0);
+    let values = [
+        ("{amount:cyberattack}", Yen(attack)),
+        ("{amount:leak}", Yen(leak)),
+        ("{amount:closure}", Yen(closure)),
+        ("{amount:cyberattack+closure}", Yen(attack + closure)),
+    ];
+    let mut errs = Vec::new();
+    let mut fill = |text: &mut String| {
+        for (k, v) in &values {
+            if text.contains(k) {
+                *text = text.replace(k, &man_yen(*v));
+            }
+        }
+        if let Some(i) = text.find("{amount:") {
+            let bad: String = text[i..].chars().take_while(|c| *c != '}').collect();
+            let line = src.find(&bad).map(|b| src[..b].lines().count()).unwrap_or(0);
+            errs.push(ContentError::new(&def.file, line, format!("unknown placeholder {bad}}} (known: {})", values.iter().map(|v| v.0).collect::<Vec<_>>().join(", "))));
+        }
+    };
+    fill(&mut def.answer);
+    for f in &mut def.facets {
+        fill(&mut f.answer);
+    }
+    errs
 }
 
 fn keywords_of(intents: &[IntentDef]) -> Keywords {

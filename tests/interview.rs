@@ -26,11 +26,11 @@ fn say(state: &mut ConversationState, text: &str) -> Reply {
 }
 
 fn asking(state: &ConversationState) -> Option<Slot> {
-    state.interview.as_ref().and_then(|i| i.asking)
+    state.case_file.pending()
 }
 
 fn assert_final(r: &Reply) {
-    assert_eq!(r.kind, ReplyKind::Interview);
+    assert_eq!(r.kind, ReplyKind::Assess);
     assert!(r.text.contains("最終的な判断は日本医師会"), "{}", r.text);
     assert!(r.text.contains(HOTLINE) && r.text.contains(OFFICIAL_URL), "{}", r.text);
     assert!(r.text.contains("根拠: 日医ニュース"), "{}", r.text);
@@ -41,7 +41,7 @@ fn assert_final(r: &Reply) {
 fn asks_only_what_is_missing_then_assesses_and_accepts_a_correction() {
     let mut s = ConversationState::default();
     let r = say(&mut s, "A①会員の診療所です。ランサムウェアの被害は支援金の対象になりますか");
-    assert_eq!(r.kind, ReplyKind::Interview, "{}", r.text);
+    assert_eq!(r.kind, ReplyKind::Assess, "{}", r.text);
     // membership and kind were given: the date is asked first, with choices
     assert_eq!(asking(&s), Some(Slot::IncidentDate), "{}", r.text);
     assert!(r.choices.iter().any(|c| c.label.contains("2022年6月1日以降")));
@@ -54,7 +54,7 @@ fn asks_only_what_is_missing_then_assesses_and_accepts_a_correction() {
     assert_final(&r);
     assert!(r.text.contains("150,000円"), "{}", r.text);
     assert!(r.text.contains("厚生労働省へ届け出"), "{}", r.text);
-    assert!(s.interview.as_ref().unwrap().assessed);
+    assert!(s.case_file.assessed());
 
     let r = say(&mut s, "いや、休業は半日です");
     assert_final(&r);
@@ -113,16 +113,21 @@ fn an_urgent_message_interrupts_with_the_hotline_and_the_interview_resumes() {
     assert!(r.text.contains(HOTLINE));
     assert_eq!(asking(&s), Some(Slot::Membership), "the interview waits");
     let r = say(&mut s, "はい");
-    assert_eq!(r.kind, ReplyKind::Interview);
+    assert_eq!(r.kind, ReplyKind::Assess);
 }
 
 #[test]
-fn a_change_of_topic_leaves_the_interview() {
+fn a_side_question_is_answered_and_the_check_resumes() {
     let mut s = ConversationState::default();
     say(&mut s, START_VALUE);
     let r = say(&mut s, "Tokio Cyber Portの登録方法を教えてください");
-    assert_ne!(r.kind, ReplyKind::Interview, "{}", r.text);
-    assert!(s.interview.is_none());
+    assert_eq!(r.kind, ReplyKind::Answer, "{}", r.text);
+    assert!(r.text.contains("tokiocyberport"), "{}", r.text);
+    assert!(r.text.contains("支援金の確認の続き"), "{}", r.text);
+    assert_eq!(asking(&s), Some(Slot::Membership), "the question is still open");
+    let r = say(&mut s, "はい");
+    assert_eq!(r.kind, ReplyKind::Assess, "{}", r.text);
+    assert_eq!(asking(&s), Some(Slot::IncidentKind), "{}", r.text);
 }
 
 #[test]
@@ -130,10 +135,10 @@ fn stop_ends_it_and_gibberish_repeats_the_question() {
     let mut s = ConversationState::default();
     say(&mut s, START_VALUE);
     let r = say(&mut s, "ふむ");
-    assert_eq!(r.kind, ReplyKind::Interview);
+    assert_eq!(r.kind, ReplyKind::Assess);
     assert_eq!(asking(&s), Some(Slot::Membership), "{}", r.text);
     let r = say(&mut s, "やめる");
-    assert!(s.interview.is_none(), "{}", r.text);
+    assert!(s.case_file.pending().is_none(), "{}", r.text);
 }
 
 #[test]
@@ -152,8 +157,9 @@ fn the_state_survives_a_json_round_trip() {
 fn a_question_about_the_rule_gets_the_answer_not_an_interview() {
     let mut s = ConversationState::default();
     let r = say(&mut s, "もしランサムウェアに感染した場合も支援金は出ますか");
-    assert_ne!(r.kind, ReplyKind::Interview, "{}", r.text);
-    assert!(s.interview.is_none());
+    assert_ne!(r.kind, ReplyKind::Assess, "{}", r.text);
+    assert!(s.case_file.check.is_none());
+    assert!(!s.case_file.has_incident(), "a what-if is not a case: {:?}", s.case_file);
 }
 
 /// Caught in a terminal session: 「先週です」 in reply to "what happened?" marked the

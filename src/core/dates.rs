@@ -115,7 +115,7 @@ static AGO: LazyLock<Regex> = LazyLock::new(|| {
 static MONTH_DAY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"(?:^|[^0-9年/\-.])([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*月(?:\s*{NUM}\s*日)?")).expect("month-day regex"));
 static WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"一昨年|おととし|一昨日|おととい|昨年|去年|前年|今年|本年|ことし|先々月|先月|今月|先週|今週|昨日|きのう|昨夜|昨晩|今日|本日|今朝|きょう|先ほど|さっき|数日前|数週間前|数か月前|数ヶ月前|数年前|先日|この前|最近")
+    Regex::new(r"一昨年|おととし|一昨日|おととい|昨年|去年|前年|今年|本年|ことし|先々月|先月|今月|先週|今週|昨日|きのう|昨夜|昨晩|今日|本日|今朝|きょう|先ほど|さっき|数日前|数週間前|数か月前|数ヶ月前|数年前|半年前|半年ほど前|先日|この前|最近")
         .expect("relative word regex")
 });
 
@@ -192,6 +192,7 @@ fn word_span(w: &str, today: NaiveDate) -> Option<DateSpan> {
         "今日" | "本日" | "今朝" | "きょう" | "先ほど" | "さっき" => DateSpan::day(today),
         "数日前" => DateSpan::span(days(9), days(2), Granularity::Vague),
         "数週間前" => DateSpan::span(days(60), days(14), Granularity::Vague),
+        "半年前" | "半年ほど前" => DateSpan::span(add_months(today, -6)?, days(31), Granularity::Vague),
         "数か月前" | "数ヶ月前" => DateSpan::span(add_months(today, -11)?, days(45), Granularity::Vague),
         "数年前" => DateSpan::span(NaiveDate::from_ymd_opt(y - 9, 1, 1)?, NaiveDate::from_ymd_opt(y - 2, 12, 31)?, Granularity::Vague),
         "先日" | "この前" => DateSpan::span(days(60), days(1), Granularity::Vague),

@@ -1,17 +1,22 @@
 //! One dialogue turn: message + conversation state + the time → [`Reply`] + new state.
 //! [`Bot`] holds everything the core needs (analyzer, classifier, intents, urgency
-//! cues, payment rules) and is built once by `crate::engine`.
+//! cues, payment rules, the conversation's wording) and is built once by
+//! `crate::engine`. The turn itself is three steps: [`Bot::turn`] (what the message
+//! says), `route::decide` (one route) and `render` (one renderer per route).
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use super::analysis::{Analysis, Analyzer};
+use super::case::who_only;
 use super::classifier::{Classifier, Prediction};
-use super::hours::{self, HOTLINE, OFFICIAL_URL};
-use super::intents::IntentDef;
+use super::hours::{self, HOTLINE};
+use super::intents::{Facet, IntentDef};
 use super::label::Label;
+use super::route::{Turn, TurnContext};
 use super::text::has_japanese;
-use super::turn::{Choice, ConversationState, EscalationReason, Reply, ReplyKind};
+use super::turn::{ConversationState, Reply};
 use super::urgency::{Urgency, UrgencyRules};
+use super::wording::{fill, Wording};
 
 /// Below this top probability the bot asks which topic was meant.
 pub const CLARIFY_BELOW: f32 = 0.40;
@@ -40,23 +45,42 @@ pub struct Bot {
     pub intents: Vec<IntentDef>,
     pub urgency: UrgencyRules,
     pub rules: super::rules::RuleSet,
+    pub wording: Wording,
+    /// Each facet keyword's reading (hiragana), by intent and facet index: facets are
+    /// found in all-hiragana messages too (おかねかかる → the cost facet).
+    pub facet_readings: Vec<(Label, usize, Vec<String>)>,
 }
-
-const YES: &[&str] = &["はい", "うん", "お願いします", "おねがいします", "お願い", "yes", "y", "ok", "おk", "ぜひ", "是非", "つないで", "繋いで", "そうして"];
 
 impl Bot {
     pub fn intent(&self, label: Label) -> &IntentDef {
         self.intents.iter().find(|i| i.label == label).expect("check_set guarantees every label")
     }
 
-    /// Intent, confidence and urgency for one message (the `classify` contract).
-    pub fn classify(&self, raw: &str) -> Classification {
+    /// Intent, confidence and urgency for one message (the `classify` contract), with
+    /// relative dates resolved against `today`.
+    pub fn classify_at(&self, raw: &str, today: NaiveDate) -> Classification {
         let a = self.analyzer.analyze(raw);
-        self.classify_analysis(&a)
+        self.classify_analysis(&a, today)
     }
 
-    pub fn classify_analysis(&self, a: &Analysis) -> Classification {
-        let urgency = self.urgency.assess(a);
+    /// As [`Bot::classify_at`], today being 2026-01-01 (tests and tools without a clock).
+    pub fn classify(&self, raw: &str) -> Classification {
+        self.classify_at(raw, NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"))
+    }
+
+    pub fn classify_analysis(&self, a: &Analysis, today: NaiveDate) -> Classification {
+        self.classify_in_case(a, today, false)
+    }
+
+    /// As [`Bot::classify_analysis`], within a conversation whose case happened in the
+    /// past: an incident mentioned without its own time (「いや、攻撃じゃなくて誤送信
+    /// でした」) is that past case, not a new emergency.
+    pub fn classify_in_case(&self, a: &Analysis, today: NaiveDate, case_is_past: bool) -> Classification {
+        let mut urgency = self.urgency.assess(a, today);
+        if urgency.urgent && case_is_past && !urgency.cues.iter().any(|c| matches!(*c, "recent" | "ongoing" | "aspect_now" | "alarm")) {
+            urgency.urgent = false;
+            urgency.cues.push("past_case");
+        }
         if a.text.is_empty() || a.tokens.is_empty() {
             let prediction = Prediction { ranked: Label::ALL.iter().map(|l| (*l, if *l == Label::OutOfScope { 1.0 } else { 0.0 })).collect(), coverage: 0.0 };
             return Classification { intent: Label::OutOfScope, confidence: 1.0, urgent: false, prediction, urgency };
@@ -90,243 +114,72 @@ impl Bot {
 
     /// Answers one message, updating the conversation state.
     pub fn respond(&self, raw: &str, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
-        if raw.trim().is_empty() {
-            return self.bad_input("メッセージが空でした。ご質問を日本語で入力してください（例:「支援金はいくらですか」「窓口の電話番号は？」）。");
-        }
+        self.respond_in(raw, state, now, TurnContext::default())
+    }
+
+    /// One turn: analyse once, take in the message's facts, decide the route once,
+    /// render it, and update the state.
+    pub fn respond_in(&self, raw: &str, state: &mut ConversationState, now: DateTime<FixedOffset>, ctx: TurnContext) -> Reply {
+        let today = now.with_timezone(&hours::jst()).date_naive();
         let a = self.analyzer.analyze(raw);
-        let truncated = a.text.was_truncated();
-        if !a.text.as_str().chars().any(|c| c.is_alphanumeric()) {
-            return self.bad_input("絵文字や記号だけでは内容が分かりませんでした。ご質問を言葉で入力してください（例:「ウイルスに感染したかも」「支援金の対象は？」）。");
+        let case_is_past = state
+            .case_file
+            .facts
+            .date
+            .is_some_and(|d| (today - d.last).num_days() > super::urgency::PAST_AFTER_DAYS);
+        let c = self.classify_in_case(&a, today, case_is_past);
+        let turn = self.turn(raw, &a, &c, today);
+        let route = self.decide(&turn, state, ctx);
+        let mut reply = self.render(&route, &turn, state, now);
+        if a.text.was_truncated() {
+            let note = fill(&self.wording.texts.truncated, &[("max", &super::text::MAX_CHARS.to_string())]);
+            reply.add_notice(&note);
         }
-        let c = self.classify_analysis(&a);
-        let mut reply = self.reply_for(&a, &c, state, now);
-        if truncated {
-            reply.text = format!(
-                "※メッセージが長すぎるため、最初の{}文字だけを読みました。\n\n{}",
-                super::text::MAX_CHARS,
-                reply.text
-            );
+        if let hours::HotlineStatus::Closed { .. } = hours::hotline_status(now) {
+            // at night every reply that gives the number says it is closed and when it opens
+            let status = hours::status_sentence(now);
+            if reply.text.contains(HOTLINE) && !reply.text.contains(&status) {
+                reply.text.push_str(&format!("\n\n{status}"));
+            }
         }
         reply
     }
 
-    fn reply_for(&self, a: &Analysis, c: &Classification, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
-        let text = a.text.as_str();
-        // 1. urgent: hotline first, whatever else is going on
-        if c.urgent {
-            state.offered_human = false;
-            state.low_confidence_streak = 0;
-            state.last_intent = Some(Label::Incident);
-            // remember what happened, for a later eligibility check
-            let said = super::facts::extract(&a.text, now.with_timezone(&hours::jst()).date_naive());
-            state.case = Some(state.case.take().unwrap_or_default().merged(said));
-            return self.urgent_reply(text, c, now);
-        }
-        // 2. a person was offered last turn and the member says yes
-        if state.offered_human {
-            state.offered_human = false;
-            if is_yes(text) {
-                state.low_confidence_streak = 0;
-                return Reply {
-                    text: format!(
-                        "承知しました。事務局の担当者に引き継ぎました。担当者からこの会話でご連絡します。\nお急ぎのセキュリティトラブルは、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00、無料）へお電話ください。"
-                    ),
-                    intent: Label::Human,
-                    confidence: 1.0,
-                    urgent: false,
-                    kind: ReplyKind::Answer,
-                    choices: Vec::new(),
-                    escalate: Some(EscalationReason::LowConfidence),
-                    sources: vec![OFFICIAL_URL.to_string()],
-                };
-            }
-        }
-        // 2b. the eligibility interview: continues, starts, or lets the member leave it
-        if let Some(r) = self.interview_turn(a, c, state, now) {
-            return r;
-        }
-        // 3. English or other non-Japanese text the model cannot place
-        if is_foreign(a, &c.prediction) {
-            state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
-            let mut r = self.fallback(c, "madoguchi は日本語のご質問にお答えしています（This assistant answers questions in Japanese about the JMA cybersecurity support programme. For security trouble call 0120-179-066, daily 9:00-21:00 JST.）");
-            self.maybe_offer_human(&mut r, state);
-            return r;
-        }
-        match c.intent {
-            Label::Human => {
-                state.low_confidence_streak = 0;
-                state.last_intent = Some(Label::Human);
-                let def = self.intent(Label::Human);
-                Reply {
-                    text: with_source(def.answer_for(text), &def.source_url),
-                    intent: Label::Human,
-                    confidence: c.confidence,
-                    urgent: false,
-                    kind: ReplyKind::Answer,
-                    choices: Vec::new(),
-                    escalate: Some(EscalationReason::HumanRequest),
-                    sources: vec![def.source_url.clone()],
-                }
-            }
-            Label::OutOfScope => {
-                state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
-                let mut r = self.fallback(c, "");
-                self.maybe_offer_human(&mut r, state);
-                r
-            }
-            _ if c.confidence < CLARIFY_BELOW => {
-                state.low_confidence_streak = state.low_confidence_streak.saturating_add(1);
-                let mut r = self.clarify(c);
-                self.maybe_offer_human(&mut r, state);
-                r
-            }
-            label => {
-                // several questions: answer the first one asked, offer the others
-                let questions = self.questions_in(a);
-                let (main, main_text) = match questions.first() {
-                    Some((l, seg)) if questions.len() >= 2 => (*l, *seg),
-                    _ => (label, text),
-                };
-                state.low_confidence_streak = 0;
-                state.last_intent = Some(main);
-                let mut r = self.answer(main, c, main_text);
-                self.offer_other_questions(&questions, main, &mut r);
-                r
-            }
+    /// What every route needs to know about the message.
+    pub fn turn<'a>(&self, raw: &'a str, a: &'a Analysis, c: &'a Classification, today: NaiveDate) -> Turn<'a> {
+        let w = &self.wording.words;
+        let compact = a.text.compact();
+        let narrative = c.urgency.cues.contains(&"narrative");
+        let hypothetical = c.urgency.cues.contains(&"hypothetical") && !narrative && !c.urgent;
+        let general = hypothetical || (Wording::contains_any(&compact, &w.general) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
+        let said = super::facts::extract(&a.text, today);
+        // a what-if or a question about the rule tells who is asking, not what happened
+        let said = if general { who_only(said) } else { said };
+        Turn {
+            raw,
+            a,
+            c,
+            money: Wording::contains_any(&compact, &w.money),
+            own_case: Wording::contains_any(&compact, &w.own_case),
+            compact,
+            said,
+            general,
         }
     }
 
-    /// The intent's answer, with its source, plus related topics as choices.
-    pub fn answer(&self, label: Label, c: &Classification, text: &str) -> Reply {
-        let def = self.intent(label);
-        let choices = def
-            .related
+    /// The facet of `def` this message asks about: a keyword in the text, or in its
+    /// reading (all-hiragana messages).
+    pub fn facet_of<'d>(&self, def: &'d IntentDef, a: &Analysis) -> Option<(usize, &'d Facet)> {
+        let t = a.text.as_str();
+        if let Some(i) = def.facets.iter().position(|f| f.keywords.iter().any(|k| t.contains(k.as_str()))) {
+            return Some((i, &def.facets[i]));
+        }
+        let reading: String = a.tokens.iter().map(|tk| &*tk.reading).collect();
+        self.facet_readings
             .iter()
-            .filter(|l| l.is_programme_topic())
-            .take(3)
-            .map(|l| {
-                let d = self.intent(*l);
-                Choice { label: d.title.clone(), value: d.question.clone() }
-            })
-            .collect();
-        Reply {
-            text: with_source(def.answer_for(text), &def.source_url),
-            intent: label,
-            confidence: c.confidence,
-            urgent: false,
-            kind: ReplyKind::Answer,
-            choices,
-            escalate: None,
-            sources: vec![def.source_url.clone()],
-        }
-    }
-
-    fn urgent_reply(&self, text_in: &str, c: &Classification, now: DateTime<FixedOffset>) -> Reply {
-        let open = matches!(hours::hotline_status(now), hours::HotlineStatus::Open);
-        let mut text = format!(
-            "【至急】日本医師会サイバーセキュリティ対応相談窓口（緊急相談窓口）{HOTLINE} へお電話ください（無料・年中無休 9:00〜21:00）。\n{}",
-            hours::status_sentence(now)
-        );
-        if !open {
-            text.push_str("\n窓口が開くまでは、下の「一般的な初動」を参考に被害の拡大を防いでください。");
-        }
-        text.push_str("\nお電話の際は、A①会員名・医療機関名・所在地・医籍番号（6桁）または日本医師会の会員番号（10桁）が分かるものをご用意ください。ご相談は電話のみです。");
-        text.push_str("\n事務局の担当者にもこの内容を引き継ぎました。\n\n");
-        // the incident intent's answer (data) carries the first steps, marked as general
-        // advice; its facets fit leaks and opened attachments more closely
-        let def = self.intent(Label::Incident);
-        text.push_str(&with_source(def.answer_for(text_in), &def.source_url));
-        let intent = if c.intent == Label::OutOfScope { Label::Incident } else { c.intent };
-        Reply {
-            text,
-            intent,
-            confidence: c.confidence,
-            urgent: true,
-            kind: ReplyKind::Answer,
-            choices: vec![Choice { label: "支援金の対象か確認する".into(), value: "支援金の対象になるか確認したい".into() }],
-            escalate: Some(EscalationReason::Urgent),
-            sources: vec![OFFICIAL_URL.to_string()],
-        }
-    }
-
-    fn clarify(&self, c: &Classification) -> Reply {
-        let choices: Vec<Choice> = c
-            .prediction
-            .ranked
-            .iter()
-            .filter(|(l, _)| l.is_programme_topic())
-            .take(3)
-            .map(|(l, _)| {
-                let d = self.intent(*l);
-                Choice { label: d.title.clone(), value: d.question.clone() }
-            })
-            .collect();
-        let mut text = String::from("ご質問の内容を確かめさせてください。次のどれに近いでしょうか？");
-        for (i, ch) in choices.iter().enumerate() {
-            text.push_str(&format!("\n{}. {}", i + 1, ch.label));
-        }
-        text.push_str(&format!("\n\nどれにも当てはまらない場合は、言い換えてお送りいただくか、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00）へお電話ください。"));
-        Reply {
-            text,
-            intent: c.intent,
-            confidence: c.confidence,
-            urgent: false,
-            kind: ReplyKind::Clarify,
-            choices,
-            escalate: None,
-            sources: vec![OFFICIAL_URL.to_string()],
-        }
-    }
-
-    fn fallback(&self, c: &Classification, prefix: &str) -> Reply {
-        let def = self.intent(Label::OutOfScope);
-        let mut text = String::new();
-        if !prefix.is_empty() {
-            text.push_str(prefix);
-            text.push_str("\n\n");
-        }
-        text.push_str(&with_source(&def.answer, &def.source_url));
-        let choices = [Label::Overview, Label::Hotline, Label::Coverage]
-            .iter()
-            .map(|l| {
-                let d = self.intent(*l);
-                Choice { label: d.title.clone(), value: d.question.clone() }
-            })
-            .collect();
-        Reply {
-            text,
-            intent: Label::OutOfScope,
-            confidence: c.confidence,
-            urgent: false,
-            kind: ReplyKind::Fallback,
-            choices,
-            escalate: None,
-            sources: vec![def.source_url.clone()],
-        }
-    }
-
-    fn bad_input(&self, msg: &str) -> Reply {
-        Reply {
-            text: format!("{msg}\nセキュリティのトラブルでお急ぎの場合は、緊急相談窓口 {HOTLINE}（年中無休 9:00〜21:00）へお電話ください。"),
-            intent: Label::OutOfScope,
-            confidence: 1.0,
-            urgent: false,
-            kind: ReplyKind::BadInput,
-            choices: Vec::new(),
-            escalate: None,
-            sources: Vec::new(),
-        }
-    }
-
-    fn maybe_offer_human(&self, r: &mut Reply, state: &mut ConversationState) {
-        if state.low_confidence_streak >= OFFER_HUMAN_AFTER {
-            r.text.push_str("\n\nうまくお答えできず申し訳ありません。事務局の担当者におつなぎしましょうか？");
-            r.choices = vec![
-                Choice { label: "はい、担当者と話したい".into(), value: "はい".into() },
-                Choice { label: "いいえ".into(), value: "いいえ".into() },
-            ];
-            state.offered_human = true;
-        }
+            .filter(|(l, _, _)| *l == def.label)
+            .find(|(_, _, rs)| rs.iter().any(|r| r.chars().count() >= 3 && reading.contains(r.as_str())))
+            .map(|(_, i, _)| (*i, &def.facets[*i]))
     }
 
     /// The clear programme questions of a multi-question message, in the order asked,
@@ -357,25 +210,6 @@ impl Bot {
             out.clear();
         }
         out
-    }
-
-    /// Several questions in one message: after the main answer, offer the others.
-    fn offer_other_questions(&self, questions: &[(Label, &str)], main: Label, r: &mut Reply) {
-        let others: Vec<Label> = questions.iter().map(|(l, _)| *l).filter(|l| *l != main).collect();
-        if others.is_empty() {
-            return;
-        }
-        r.text.push_str("\n\nほかのご質問もあるようです。続けてお答えできます:");
-        let mut extra = Vec::new();
-        for l in others {
-            let d = self.intent(l);
-            r.text.push_str(&format!("\n・{}", d.title));
-            extra.push(Choice { label: d.title.clone(), value: d.question.clone() });
-        }
-        extra.extend(r.choices.drain(..));
-        extra.dedup_by(|x, y| x.value == y.value);
-        extra.truncate(4);
-        r.choices = extra;
     }
 }
 
@@ -426,13 +260,14 @@ pub fn split_questions(text: &str) -> Vec<Segment<'_>> {
 }
 
 /// Text with no Japanese that the model knows little of (small talk aside).
-fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
+pub fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
     !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
-fn is_yes(text: &str) -> bool {
-    let t: String = text.chars().filter(|c| !super::text::is_separator(*c)).collect();
-    YES.iter().any(|y| t == *y || (t.starts_with(y) && t.chars().count() <= 12 && !t.contains("いいえ")))
+
+/// True when the message's last sentence asks something.
+pub fn asks_something(text: &str) -> bool {
+    split_questions(text).last().is_some_and(|s| s.is_question)
 }
 
 /// An answer followed by its source line.

@@ -4,7 +4,9 @@
 
 pub mod analysis;
 pub mod assessment;
+pub mod case;
 pub mod classifier;
+pub mod context;
 pub mod dates;
 pub mod dialogue;
 pub mod facts;
@@ -13,8 +15,11 @@ pub mod hours;
 pub mod intents;
 pub mod interview;
 pub mod label;
+pub mod render;
+pub mod route;
 pub mod rules;
 pub mod text;
 pub mod tokenize;
 pub mod turn;
 pub mod urgency;
+pub mod wording;

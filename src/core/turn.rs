@@ -46,20 +46,66 @@ impl std::str::FromStr for EscalationReason {
     }
 }
 
-/// How the core arrived at the reply (for logs, metrics and the store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The route a message took (decided once per message by `route::decide`): for logs,
+/// metrics, the store and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyKind {
+    /// An incident happening now: the hotline first, queued for staff.
+    Urgent,
+    /// The member asked for a person (or accepted one when offered).
+    Handoff,
+    /// A person handles this conversation; the bot only acknowledges.
+    StaffHandling,
+    /// A step of the eligibility assessment of the member's case (a question or the verdict).
+    #[serde(alias = "interview")]
+    Assess,
+    /// A short question read against the previous topic.
+    FollowUp,
     /// The intent's answer.
     Answer,
     /// Not sure: offers the top intents as choices.
     Clarify,
     /// Nothing close: says what madoguchi can help with.
     Fallback,
-    /// A step of the eligibility interview (question or assessment).
-    Interview,
     /// Empty, emoji-only or otherwise unusable input.
     BadInput,
+}
+
+impl ReplyKind {
+    pub const ALL: [ReplyKind; 9] = [
+        ReplyKind::Urgent,
+        ReplyKind::Handoff,
+        ReplyKind::StaffHandling,
+        ReplyKind::Assess,
+        ReplyKind::FollowUp,
+        ReplyKind::Answer,
+        ReplyKind::Clarify,
+        ReplyKind::Fallback,
+        ReplyKind::BadInput,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyKind::Urgent => "urgent",
+            ReplyKind::Handoff => "handoff",
+            ReplyKind::StaffHandling => "staff_handling",
+            ReplyKind::Assess => "assess",
+            ReplyKind::FollowUp => "followup",
+            ReplyKind::Answer => "answer",
+            ReplyKind::Clarify => "clarify",
+            ReplyKind::Fallback => "fallback",
+            ReplyKind::BadInput => "bad_input",
+        }
+    }
+}
+
+impl std::str::FromStr for ReplyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = if s == "interview" { "assess" } else { s };
+        ReplyKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown route {s:?}"))
+    }
 }
 
 /// The core's answer to one message. Channels render it; the service layer stores it
@@ -77,6 +123,16 @@ pub struct Reply {
     pub sources: Vec<String>,
 }
 
+/// The topic of the last answer (intent and facet): what a follow-up such as
+/// 「それって無料？」 refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topic {
+    pub intent: Label,
+    /// The facet id within the intent, when a facet answered.
+    #[serde(default)]
+    pub facet: Option<String>,
+}
+
 /// What the bot remembers about one conversation between messages. Serialised as JSON
 /// by the store; unknown fields are ignored so old rows keep loading.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,11 +142,9 @@ pub struct ConversationState {
     pub low_confidence_streak: u8,
     /// A person was offered on the previous turn; a "yes" now escalates.
     pub offered_human: bool,
-    /// The last intent answered (for follow-ups such as 「それはいくら？」).
-    pub last_intent: Option<Label>,
-    /// The eligibility interview in progress, if any.
-    pub interview: Option<super::interview::InterviewState>,
-    /// Case facts the member gave before any interview (e.g. in an urgent message),
-    /// so that a later eligibility check does not ask for them again.
-    pub case: Option<super::facts::Facts>,
+    /// The last topic answered (for follow-ups such as 「それはいくら？」).
+    pub topic: Option<Topic>,
+    /// The conversation's case file: every fact the member gave, in any turn, and the
+    /// progress of the eligibility assessment.
+    pub case_file: super::case::CaseFile,
 }

@@ -1,15 +1,28 @@
-//! Urgency, separate from the intent: an incident happening now or just discovered,
-//! systems down, data leaking, or an alarm word → urgent; hypotheticals, preparation,
-//! negations, calm markers, questions about the rules for a case, and past, resolved
-//! incidents → not urgent.
+//! Urgency, separate from the intent. Urgent = an incident report (an attack, an
+//! infection, a leak, systems down, suspicious activity noticed by anyone, changes
+//! nobody made, warnings that keep coming) that is happening now or was just
+//! discovered, and is not hypothetical, negated or over. Three questions, each from
+//! its own evidence:
 //!
-//! The cue patterns are data (`dictionaries/urgency.toml`), regexes over normalised text.
+//! - *what happened*: event cue groups (data: `dictionaries/urgency.toml`);
+//! - *is it real*: hypothetical, negated and calm groups, narrative 「…たら…た」;
+//! - *when*: the predicate's aspect read from lindera's tokens (ている/てる = going on,
+//!   a present negative such as 開けない = a state now, た = done), time words
+//!   (さっき, 今朝 → now; 去年, 以前 → past), and the incident date the fact extractor
+//!   resolves (an incident more than [`PAST_AFTER_DAYS`] days ago is past unless it
+//!   still goes on).
 
+use chrono::NaiveDate;
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use super::analysis::Analysis;
 use super::intents::ContentError;
+use super::text::to_hiragana;
+use super::tokenize::{Pos, Token};
+
+/// An incident dated more than this many days before today is past (unless it goes on).
+pub const PAST_AFTER_DAYS: i64 = 14;
 
 /// The decision and the cues that led to it (for logs and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +37,10 @@ pub struct Urgency {
 pub struct UrgencyRules {
     alarm: RegexSet,
     incident: RegexSet,
+    third_party: RegexSet,
+    changed: RegexSet,
+    warnings: RegexSet,
+    recent: RegexSet,
     ongoing: RegexSet,
     hypothetical: RegexSet,
     strong_hypothetical: RegexSet,
@@ -39,6 +56,10 @@ pub struct UrgencyRules {
 struct Raw {
     alarm: toml::Spanned<Vec<String>>,
     incident: toml::Spanned<Vec<String>>,
+    third_party: toml::Spanned<Vec<String>>,
+    changed: toml::Spanned<Vec<String>>,
+    warnings: toml::Spanned<Vec<String>>,
+    recent: toml::Spanned<Vec<String>>,
     ongoing: toml::Spanned<Vec<String>>,
     hypothetical: toml::Spanned<Vec<String>>,
     narrative: toml::Spanned<Vec<String>>,
@@ -61,7 +82,8 @@ fn compile(file: &str, src: &str, name: &str, pats: &toml::Spanned<Vec<String>>,
             errs.push(ContentError::new(file, line, format!("{name}: bad pattern {p:?}: {e}")));
         }
     }
-    RegexSet::new(pats.get_ref()).unwrap_or_else(|_| RegexSet::empty())
+    // matched on hiragana-folded text, so 「らんさむ」「かるて」 typed in kana match too
+    RegexSet::new(pats.get_ref().iter().map(|p| to_hiragana(p))).unwrap_or_else(|_| RegexSet::empty())
 }
 
 impl UrgencyRules {
@@ -73,6 +95,10 @@ impl UrgencyRules {
         let rules = UrgencyRules {
             alarm: compile(file, src, "alarm", &raw.alarm, &mut errs),
             incident: compile(file, src, "incident", &raw.incident, &mut errs),
+            third_party: compile(file, src, "third_party", &raw.third_party, &mut errs),
+            changed: compile(file, src, "changed", &raw.changed, &mut errs),
+            warnings: compile(file, src, "warnings", &raw.warnings, &mut errs),
+            recent: compile(file, src, "recent", &raw.recent, &mut errs),
             ongoing: compile(file, src, "ongoing", &raw.ongoing, &mut errs),
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
             strong_hypothetical: RegexSet::new(["(^|[^か])もし", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
@@ -89,13 +115,19 @@ impl UrgencyRules {
         }
     }
 
-    /// Decides urgency for one analysed message.
-    pub fn assess(&self, a: &Analysis) -> Urgency {
-        self.assess_text(a.text.as_str())
+    /// Decides urgency for one analysed message, dates resolved against `today`.
+    pub fn assess(&self, a: &Analysis, today: NaiveDate) -> Urgency {
+        self.decide(a.text.as_str(), Some(&a.tokens), today)
     }
 
-    /// Decides urgency for normalised text.
+    /// Decides urgency for normalised text without tokens (aspect from cue words only).
     pub fn assess_text(&self, t: &str) -> Urgency {
+        self.decide(t, None, NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"))
+    }
+
+    fn decide(&self, text: &str, tokens: Option<&[Token]>, today: NaiveDate) -> Urgency {
+        let folded = to_hiragana(text);
+        let t = folded.as_str();
         let mut cues = Vec::new();
         let mut hit = |set: &RegexSet, name: &'static str| {
             let m = set.is_match(t);
@@ -104,30 +136,117 @@ impl UrgencyRules {
             }
             m
         };
+        // what happened
         let alarm = hit(&self.alarm, "alarm");
         let incident = hit(&self.incident, "incident");
-        if !alarm && !incident {
+        let third_party = hit(&self.third_party, "third_party");
+        let changed = hit(&self.changed, "changed");
+        let warnings = hit(&self.warnings, "warnings");
+        let event = incident || third_party || changed || warnings;
+        if !alarm && !event {
             // nothing else can make a message urgent: skip the other cue groups
             return Urgency { urgent: false, cues };
         }
-        let ongoing = hit(&self.ongoing, "ongoing");
+        // is it real
         let narrative = hit(&self.narrative, "narrative");
         let strong = self.strong_hypothetical.is_match(t);
         let hypothetical = hit(&self.hypothetical, "hypothetical") && (strong || !narrative);
         let negated = hit(&self.negated, "negated");
         let calm = hit(&self.calm, "calm");
         let inquiry = hit(&self.inquiry, "inquiry");
-        let past = hit(&self.past, "past");
+        // when
+        let ongoing_words = hit(&self.ongoing, "ongoing");
+        let recent = hit(&self.recent, "recent");
+        let past_words = hit(&self.past, "past");
+        let aspect = tokens.map(aspect_of).unwrap_or_default();
+        if aspect.going_on {
+            cues.push("aspect_now");
+        }
+        let dated_past = super::facts::incident_date(text, today).is_some_and(|d| (today - d.last).num_days() > PAST_AFTER_DAYS);
+        if dated_past {
+            cues.push("dated_past");
+        }
+        let past = past_words || dated_past;
+        let ongoing = ongoing_words || (aspect.going_on && !(past && !recent));
         let urgent = if calm {
             false
         } else if alarm {
-            // 「助けて」 is urgent unless the whole message is a what-if
-            !(hypothetical && !incident)
-        } else if incident {
-            !hypothetical && !negated && (!(past || inquiry) || ongoing)
-        } else {
+            // 「助けて」 is urgent unless the message is a what-if or over
+            !hypothetical && !(past && !ongoing && event)
+        } else if hypothetical || negated {
             false
+        } else if past && !ongoing {
+            false
+        } else {
+            !inquiry || ongoing
         };
         Urgency { urgent, cues }
     }
+}
+
+/// The aspect of the message's predicates, read from lindera's tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Aspect {
+    /// A predicate in the present progressive (している/してる/しています) or a present
+    /// negative state (開けない, 動かない, 使えません): something going on now.
+    pub going_on: bool,
+}
+
+/// Reads each predicate chain (a verb or adjective with its auxiliaries) and whether it
+/// ends in the present while progressive or negative.
+pub fn aspect_of(tokens: &[Token]) -> Aspect {
+    let mut going_on = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i].pos != Pos::Verb {
+            i += 1;
+            continue;
+        }
+        // the chain: verb (auxiliary | て/で | non-independent verb)*
+        let mut j = i + 1;
+        let (mut progressive, mut negative, mut past, mut conditional) = (false, false, false, false);
+        while j < tokens.len() {
+            let tk = &tokens[j];
+            let s = tk.surface.as_str();
+            let lemma = &*tk.lemma;
+            match tk.pos {
+                Pos::Auxiliary => {
+                    match lemma {
+                        "ない" | "ぬ" | "ん" => negative = true,
+                        "た" | "だ" => {
+                            past = true;
+                            if matches!(s, "たら" | "だら") {
+                                conditional = true;
+                            }
+                        }
+                        "ます" if s == "ませ" => negative = true,
+                        _ => {}
+                    }
+                    if matches!(s, "なら" | "ならば") {
+                        conditional = true;
+                    }
+                }
+                Pos::Particle if matches!(s, "て" | "で") => {
+                    if let Some(next) = tokens.get(j + 1) {
+                        if next.pos == Pos::Verb && matches!(&*next.lemma, "いる" | "おる" | "てる" | "でる" | "る") {
+                            progressive = true;
+                        }
+                    }
+                }
+                Pos::Particle if matches!(s, "ば" | "ても" | "でも") => conditional = true,
+                Pos::Verb if matches!(&*tk.lemma, "いる" | "おる" | "てる" | "でる" | "しまう" | "ちゃう" | "なる" | "くる" | "続ける" | "始める") || tk.surface.starts_with('て') => {
+                    if matches!(&*tk.lemma, "てる" | "でる") {
+                        progressive = true;
+                    }
+                }
+                _ => break,
+            }
+            j += 1;
+        }
+        if (progressive || negative) && !past && !conditional {
+            going_on = true;
+        }
+        i = j.max(i + 1);
+    }
+    Aspect { going_on }
 }

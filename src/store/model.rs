@@ -203,11 +203,5 @@ pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<FixedOff
 }
 
 pub(crate) fn reply_kind_str(k: ReplyKind) -> &'static str {
-    match k {
-        ReplyKind::Answer => "answer",
-        ReplyKind::Clarify => "clarify",
-        ReplyKind::Fallback => "fallback",
-        ReplyKind::Interview => "interview",
-        ReplyKind::BadInput => "bad_input",
-    }
+    k.as_str()
 }
