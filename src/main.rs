@@ -26,7 +26,7 @@ enum Command {
     /// Talk to madoguchi in the terminal.
     Chat(cli::chat::Args),
     /// JSON Lines {"id","text"} on stdin → {"id","intent","confidence","urgent"} on stdout.
-    Classify,
+    Classify(cli::classify::Args),
     /// JSON Lines {"id","text","today"} on stdin → the payment assessment on stdout.
     Assess,
     /// Intent data: list training examples, validate the files.
@@ -66,7 +66,7 @@ fn main() -> std::process::ExitCode {
     let content = cli.content.as_ref();
     let result = match cli.command {
         Command::Chat(args) => cli::chat::run(content, cli.db.as_ref(), args),
-        Command::Classify => cli::classify::run(content),
+        Command::Classify(args) => cli::classify::run(content, args),
         Command::Assess => cli::assess::run(content),
         Command::Intents { command } => cli::intents::run(content, command),
         Command::Eval(args) => cli::eval::run(content, args),

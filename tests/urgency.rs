@@ -88,7 +88,7 @@ fn labelled_urgency_set() {
 
 #[test]
 fn bad_pattern_is_reported_with_file_and_line() {
-    let src = "alarm = [\"至急\"]\nincident = [\"(unclosed\"]\nthird_party = []\nchanged = []\nwarnings = []\nrecent = []\nongoing = []\nhypothetical = []\nnarrative = []\nnegated = []\ncalm = []\ninquiry = []\npast = []\n";
+    let src = "alarm = [\"至急\"]\nincident = [\"(unclosed\"]\nthird_party = []\nchanged = []\nwarnings = []\nrecent = []\nresolved = []\nongoing = []\nhypothetical = []\nnarrative = []\nnegated = []\ncalm = []\ninquiry = []\npast = []\n";
     let errs = UrgencyRules::parse("dictionaries/urgency.toml", src).unwrap_err();
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 2, "{errs:?}");

@@ -85,7 +85,14 @@ pub fn has_incident(f: &Facts) -> bool {
 /// True when `said` states a case fact (membership included) that is new or different
 /// from `known`.
 pub fn adds_to(known: &Facts, said: &Facts) -> bool {
-    known.merged(*said) != *known
+    let merged = known.merged(*said);
+    let strip = |f: Facts| Facts { role: None, institution: None, not_attack: false, ..f };
+    strip(merged) != strip(*known)
+}
+
+/// A fact of the case itself (membership or the incident), not only who is asking.
+pub fn has_case_fact(f: &Facts) -> bool {
+    f.membership != Membership::Unknown || has_incident(f)
 }
 
 /// Facts a general question carries about the member (who they are), without the

@@ -9,6 +9,9 @@ use super::route::Turn;
 use super::turn::ConversationState;
 use super::wording::Wording;
 
+/// Concepts every topic uses: they do not make a topic of their own.
+const GENERIC_CONCEPTS: &[&str] = &["eligible", "money", "hours", "staff", "member", "institution", "greet", "gratitude", "person"];
+
 /// Alone, a message at or above this confidence (and coverage) has a topic of its own.
 const OWN_TOPIC: f32 = 0.60;
 const OWN_COVERAGE: f32 = 0.30;
@@ -22,9 +25,10 @@ impl Bot {
         }
         let points_back = Wording::starts_with_any(&t.compact, &self.wording.words.anaphora);
         let alone = &t.c;
-        // a topic of its own: a domain concept (窓口, 支援金, 登録…) the model reads
-        // confidently as another topic
-        let own_topic = !t.a.concepts.is_empty()
+        // a topic of its own: a domain concept (窓口, ランサム, 登録…) the model reads
+        // confidently as another topic; words any topic uses (対象, いくら, 何時…) are not one
+        let topical = t.a.concepts.iter().any(|c| !GENERIC_CONCEPTS.contains(&c.as_str()));
+        let own_topic = topical
             && alone.intent.is_programme_topic()
             && alone.intent != prev.intent
             && alone.confidence >= OWN_TOPIC
@@ -35,9 +39,17 @@ impl Bot {
         if matches!(alone.intent, Label::Human | Label::Greeting | Label::Thanks) && alone.confidence >= 0.5 {
             return None;
         }
-        // the previous topic's question as context: 「窓口の電話番号は？ 土日もやってる？」
-        let def = self.intent(prev.intent);
-        let context_q = match prev.facet.as_deref().and_then(|id| def.facets.iter().find(|f| f.id.as_deref() == Some(id))) {
+        // the topic it follows: the previous one, or one the previous reply named that
+        // the message leans to (「そのサイトって無料？」 after Tokio Cyber Port was named)
+        let mut target = prev.intent;
+        for m in &prev.mentioned {
+            if alone.prediction.prob(*m) > alone.prediction.prob(target) {
+                target = *m;
+            }
+        }
+        // the topic's question as context: 「窓口の電話番号は？ 土日もやってる？」
+        let def = self.intent(target);
+        let context_q = match prev.facet.as_deref().filter(|_| target == prev.intent).and_then(|id| def.facets.iter().find(|f| f.id.as_deref() == Some(id))) {
             Some(f) => &f.question,
             None => &def.question,
         };
@@ -50,8 +62,8 @@ impl Bot {
         }
         // the contextual reading must keep to the conversation's topic unless the
         // message itself leans to the new one
-        if in_context != prev.intent && alone.intent != in_context {
-            return Some(prev.intent).filter(|_| points_back || alone.confidence < 0.5);
+        if in_context != target && alone.intent != in_context {
+            return Some(target).filter(|_| points_back || alone.confidence < 0.5);
         }
         Some(in_context)
     }

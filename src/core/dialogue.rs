@@ -128,9 +128,13 @@ impl Bot {
             .date
             .is_some_and(|d| (today - d.last).num_days() > super::urgency::PAST_AFTER_DAYS);
         let c = self.classify_in_case(&a, today, case_is_past);
-        let turn = self.turn(raw, &a, &c, today);
+        let mut turn = self.turn(raw, &a, &c, today);
+        self.read_in_context(&mut turn, state);
         let route = self.decide(&turn, state, ctx);
         let mut reply = self.render(&route, &turn, state, now);
+        if let Some(topic) = state.topic.as_mut() {
+            topic.mentioned = mentioned_topics(&reply.text).into_iter().filter(|l| *l != topic.intent).collect();
+        }
         if a.text.was_truncated() {
             let note = fill(&self.wording.texts.truncated, &[("max", &super::text::MAX_CHARS.to_string())]);
             reply.add_notice(&note);
@@ -151,7 +155,12 @@ impl Bot {
         let compact = a.text.compact();
         let narrative = c.urgency.cues.contains(&"narrative");
         let hypothetical = c.urgency.cues.contains(&"hypothetical") && !narrative && !c.urgent;
-        let general = hypothetical || (Wording::contains_any(&compact, &w.general) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
+        // 「確認したら」「朝来たら」 tell how it was found, not a what-if
+        let mut plain = compact.clone();
+        for d in &w.discovery {
+            plain = plain.replace(d.as_str(), "");
+        }
+        let general = hypothetical || (Wording::contains_any(&plain, &w.general) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
         let said = super::facts::extract(&a.text, today);
         // a what-if or a question about the rule tells who is asking, not what happened
         let said = if general { who_only(said) } else { said };
@@ -167,12 +176,38 @@ impl Bot {
         }
     }
 
+    /// Facts the message gives only because of where the conversation is: a bare
+    /// length (「丸2日でした」) while the closure is asked or being corrected.
+    fn read_in_context(&self, t: &mut Turn, st: &ConversationState) {
+        use super::facts::Closure;
+        let case = &st.case_file;
+        let about_closure = case.pending() == Some(super::interview::Slot::Closure)
+            || (case.facts.closure != Closure::NotMentioned && Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction));
+        if about_closure && t.said.closure == Closure::NotMentioned {
+            if let Some(c) = super::facts::bare_closure(t.a.text.as_str()) {
+                t.said.closure = c;
+            }
+        }
+        // 「サイバー攻撃の支援金と漏えいの支援金は両方もらえる？」 names kinds of payment,
+        // not an incident: a kind counts when something happened (an event, a date)
+        // or when the member answers the question about what happened
+        let event = t.c.urgency.cues.iter().any(|c| matches!(*c, "incident" | "third_party" | "changed" | "warnings"));
+        let answering_kind = case.pending() == Some(super::interview::Slot::IncidentKind) || Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction);
+        if !event && !answering_kind && t.said.date.is_none() && case.facts.incident == super::facts::IncidentKind::Unknown && t.c.intent != Label::Incident {
+            t.said.incident = super::facts::IncidentKind::Unknown;
+        }
+    }
+
     /// The facet of `def` this message asks about: a keyword in the text, or in its
     /// reading (all-hiragana messages).
     pub fn facet_of<'d>(&self, def: &'d IntentDef, a: &Analysis) -> Option<(usize, &'d Facet)> {
         let t = a.text.as_str();
         if let Some(i) = def.facets.iter().position(|f| f.keywords.iter().any(|k| t.contains(k.as_str()))) {
             return Some((i, &def.facets[i]));
+        }
+        // readings only for messages typed in kana (a kanji message has its own words)
+        if t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+            return None;
         }
         let reading: String = a.tokens.iter().map(|tk| &*tk.reading).collect();
         self.facet_readings
@@ -264,6 +299,18 @@ pub fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
     !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
+
+/// Topics a reply names besides its own (what a follow-up may point at).
+fn mentioned_topics(text: &str) -> Vec<Label> {
+    let mut out = Vec::new();
+    if text.contains(HOTLINE) {
+        out.push(Label::Hotline);
+    }
+    if text.contains("Tokio Cyber Port") || text.contains("tokiocyberport") {
+        out.push(Label::Cyberport);
+    }
+    out
+}
 
 /// True when the message's last sentence asks something.
 pub fn asks_something(text: &str) -> bool {

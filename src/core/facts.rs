@@ -131,6 +131,8 @@ pub struct Facts {
     pub ppc_report: ReportStatus,
     /// Notice to the people whose data leaked.
     pub victim_notice: ReportStatus,
+    /// The text says it was not an attack (a correction: 「攻撃じゃなくて誤送信でした」).
+    pub not_attack: bool,
 }
 
 impl Facts {
@@ -148,6 +150,8 @@ impl Facts {
             role: newer.role.or(self.role),
             institution: newer.institution.or(self.institution),
             incident: match (self.incident, newer.incident) {
+                // 「攻撃じゃなくて誤送信でした」 corrects the kind
+                (_, new) if newer.not_attack && new != IncidentKind::Unknown => new,
                 // "it was also leaked" after an attack: still the attack
                 (IncidentKind::CyberAttack | IncidentKind::AttackLeak, IncidentKind::Leak) => IncidentKind::AttackLeak,
                 (old, new) => pick(old, new, IncidentKind::Unknown),
@@ -161,6 +165,7 @@ impl Facts {
             mhlw_report: pick(self.mhlw_report, newer.mhlw_report, ReportStatus::NotMentioned),
             ppc_report: pick(self.ppc_report, newer.ppc_report, ReportStatus::NotMentioned),
             victim_notice: pick(self.victim_notice, newer.victim_notice, ReportStatus::NotMentioned),
+            not_attack: newer.not_attack,
         }
     }
 
@@ -191,7 +196,24 @@ pub fn extract_str(t: &str, today: NaiveDate) -> Facts {
         mhlw_report,
         ppc_report,
         victim_notice,
+        not_attack: NOT_ATTACK.is_match(t),
     }
+}
+
+static BARE_DAYS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?:丸|まる)?\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})\s*(日|にち|週間|週)\s*(?:間|かん)?\s*(?:だけ|ほど|くらい|ぐらい|程度)?\s*(?:でした|です|だった|だよ|だ|で|$|。|!)")
+});
+
+/// A length given alone (「丸2日でした」「3日です」) when the conversation is about the
+/// closure: read as the closure's length.
+pub fn bare_closure(t: &str) -> Option<Closure> {
+    let c = BARE_DAYS.captures(t)?;
+    let end = c.get(0)?.end();
+    if t[end..].starts_with('前') || t[end..].starts_with("後") || t[end..].starts_with("から") {
+        return None;
+    }
+    let n = parse_number(&c[1])?;
+    Some(Closure::Days(unit_days(n, if c[2].starts_with('週') { "週" } else { "日" })))
 }
 
 fn re(p: &str) -> Regex {

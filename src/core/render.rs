@@ -81,7 +81,7 @@ impl Bot {
         let tx = &self.wording.texts;
         st.offered_human = false;
         st.low_confidence_streak = 0;
-        st.topic = Some(Topic { intent: Label::Incident, facet: None });
+        st.topic = Some(Topic { intent: Label::Incident, facet: None, mentioned: Vec::new() });
         let mut text = self.fill_now(&tx.urgent_header, now);
         if !matches!(hours::hotline_status(now), hours::HotlineStatus::Open) {
             text.push('\n');
@@ -121,7 +121,7 @@ impl Bot {
     fn render_handoff(&self, reason: EscalationReason, t: &Turn, st: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
         st.offered_human = false;
         st.low_confidence_streak = 0;
-        st.topic = Some(Topic { intent: Label::Human, facet: None });
+        st.topic = Some(Topic { intent: Label::Human, facet: None, mentioned: Vec::new() });
         let def = self.intent(Label::Human);
         let text = match reason {
             // asked in their own words: the human intent's answer (data)
@@ -138,7 +138,7 @@ impl Bot {
         let tx = &self.wording.texts;
         st.low_confidence_streak = 0;
         st.offered_human = false;
-        st.topic = Some(Topic { intent: Label::Eligibility, facet: None });
+        st.topic = Some(Topic { intent: Label::Eligibility, facet: None, mentioned: Vec::new() });
         let today = now.with_timezone(&hours::jst()).date_naive();
         let case = &mut st.case_file;
         let confidence = t.c.confidence.max(0.5);
@@ -234,7 +234,7 @@ impl Bot {
             def.facets.iter().enumerate().find(|(_, f)| f.id.as_deref() == Some(id))
         });
         let answer = facet.map(|(_, f)| f.answer.as_str()).unwrap_or(&def.answer);
-        st.topic = Some(Topic { intent: main, facet: facet.and_then(|(_, f)| f.id.clone()) });
+        st.topic = Some(Topic { intent: main, facet: facet.and_then(|(_, f)| f.id.clone()), mentioned: Vec::new() });
         let mut text = self.source_line(answer, &def.source_url);
         let mut choices: Vec<Choice> = def
             .related

@@ -7,7 +7,7 @@
 //! context, then the ordinary answer.
 
 use super::analysis::Analysis;
-use super::case::{has_incident, CaseFile};
+use super::case::{has_case_fact, has_incident, CaseFile};
 use super::dialogue::{Bot, Classification, CLARIFY_BELOW};
 use super::facts::Facts;
 use super::interview::{Slot, SlotAnswer};
@@ -125,7 +125,7 @@ impl Bot {
                 return Route::Assess(AssessMove::Stop);
             }
             let answer = self.slot_answer(slot, &t.compact);
-            if answer != SlotAnswer::None || new_facts {
+            if answer != SlotAnswer::None || new_facts || self.wants_assessment(t, case) {
                 return Route::Assess(AssessMove::Continue(answer));
             }
         }
@@ -203,8 +203,13 @@ impl Bot {
         let about_money = matches!(t.c.intent, Label::Eligibility | Label::Coverage | Label::Claim) && t.c.confidence >= CLARIFY_BELOW;
         let money_question = t.money && (about_money || matches!(t.c.intent, Label::Incident | Label::OutOfScope) || t.c.confidence < CLARIFY_BELOW);
         let said_case = has_incident(&t.said);
-        // a question about the member's own case, or one that describes it
-        if money_question && (case.has_any_fact() || t.own_case || !t.said.is_empty()) {
+        // money for the member's own institution, however it is asked
+        let money_segment = || self.questions_in(t.a).iter().any(|(l, _)| matches!(l, Label::Eligibility | Label::Coverage | Label::Claim));
+        if t.money && t.own_case && (!matches!(t.c.intent, Label::Cyberport | Label::Registration | Label::Hotline) || money_segment()) {
+            return true;
+        }
+        // a question about the case so far, or one that describes it
+        if money_question && (has_case_fact(&case.facts) || has_case_fact(&t.said)) {
             return true;
         }
         // a case described after the member asked about money

@@ -131,6 +131,10 @@ pub struct Topic {
     /// The facet id within the intent, when a facet answered.
     #[serde(default)]
     pub facet: Option<String>,
+    /// Other topics the reply named (the hotline, Tokio Cyber Port): 「それって無料？」
+    /// may be about them.
+    #[serde(default)]
+    pub mentioned: Vec<Label>,
 }
 
 /// What the bot remembers about one conversation between messages. Serialised as JSON

@@ -41,6 +41,7 @@ pub struct UrgencyRules {
     changed: RegexSet,
     warnings: RegexSet,
     recent: RegexSet,
+    resolved: RegexSet,
     ongoing: RegexSet,
     hypothetical: RegexSet,
     strong_hypothetical: RegexSet,
@@ -60,6 +61,7 @@ struct Raw {
     changed: toml::Spanned<Vec<String>>,
     warnings: toml::Spanned<Vec<String>>,
     recent: toml::Spanned<Vec<String>>,
+    resolved: toml::Spanned<Vec<String>>,
     ongoing: toml::Spanned<Vec<String>>,
     hypothetical: toml::Spanned<Vec<String>>,
     narrative: toml::Spanned<Vec<String>>,
@@ -99,6 +101,7 @@ impl UrgencyRules {
             changed: compile(file, src, "changed", &raw.changed, &mut errs),
             warnings: compile(file, src, "warnings", &raw.warnings, &mut errs),
             recent: compile(file, src, "recent", &raw.recent, &mut errs),
+            resolved: compile(file, src, "resolved", &raw.resolved, &mut errs),
             ongoing: compile(file, src, "ongoing", &raw.ongoing, &mut errs),
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
             strong_hypothetical: RegexSet::new(["(^|[^か])もし", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
@@ -150,7 +153,8 @@ impl UrgencyRules {
         // is it real
         let narrative = hit(&self.narrative, "narrative");
         let strong = self.strong_hypothetical.is_match(t);
-        let hypothetical = hit(&self.hypothetical, "hypothetical") && (strong || !narrative);
+        // a reported observation (「…から、…って」) is not a what-if either
+        let hypothetical = hit(&self.hypothetical, "hypothetical") && (strong || !(narrative || third_party));
         let negated = hit(&self.negated, "negated");
         let calm = hit(&self.calm, "calm");
         let inquiry = hit(&self.inquiry, "inquiry");
@@ -158,6 +162,7 @@ impl UrgencyRules {
         let ongoing_words = hit(&self.ongoing, "ongoing");
         let recent = hit(&self.recent, "recent");
         let past_words = hit(&self.past, "past");
+        let resolved = hit(&self.resolved, "resolved");
         let aspect = tokens.map(aspect_of).unwrap_or_default();
         if aspect.going_on {
             cues.push("aspect_now");
@@ -166,8 +171,8 @@ impl UrgencyRules {
         if dated_past {
             cues.push("dated_past");
         }
-        let past = past_words || dated_past;
-        let ongoing = ongoing_words || (aspect.going_on && !(past && !recent));
+        let past = past_words || dated_past || resolved;
+        let ongoing = ongoing_words || (aspect.going_on && !resolved && !(past && !recent));
         let urgent = if calm {
             false
         } else if alarm {
@@ -192,6 +197,22 @@ pub struct Aspect {
     pub going_on: bool,
 }
 
+/// Verbs whose negative describes a broken state: potential forms (開ける, 使える,
+/// 見られる, できる) and verbs of working, running, connecting, stopping.
+fn is_state_verb(prev: Option<&Token>, t: &Token) -> bool {
+    let l = &*t.lemma;
+    if l == "できる" || l == "出来る" {
+        // 何もできない, ログインできない: broken; 申請できない: a rule
+        return !prev.is_some_and(|p| matches!(p.surface.as_str(), "申請" | "請求" | "受給" | "利用" | "登録" | "相談" | "電話" | "加入" | "参加" | "併用"));
+    }
+    matches!(
+        l,
+        "動く" | "うごく" | "開く" | "ひらく" | "開ける" | "ひらける" | "使える" | "つかえる" | "見れる" | "見られる" | "みれる" | "入れる" | "送れる"
+            | "読める" | "つながる" | "繋がる" | "止まる" | "とまる" | "消える" | "きえる" | "起動" | "起動する" | "立ち上がる" | "直る"
+            | "治る" | "戻る" | "入る" | "映る" | "届く" | "終わる" | "収まる" | "おさまる" | "点く" | "つく" | "消せる" | "閉じる" | "閉じれる"
+    )
+}
+
 /// Reads each predicate chain (a verb or adjective with its auxiliaries) and whether it
 /// ends in the present while progressive or negative.
 pub fn aspect_of(tokens: &[Token]) -> Aspect {
@@ -202,7 +223,10 @@ pub fn aspect_of(tokens: &[Token]) -> Aspect {
             i += 1;
             continue;
         }
-        // the chain: verb (auxiliary | て/で | non-independent verb)*
+        // the chain: verb (auxiliary | て/で | non-independent verb)*; a negative
+        // counts as a state only on verbs of working / being reachable (開けない,
+        // 動かない, つながらない, 止まらない), not on actions (連絡しない)
+        let state_verb = is_state_verb(i.checked_sub(1).and_then(|k| tokens.get(k)), &tokens[i]);
         let mut j = i + 1;
         let (mut progressive, mut negative, mut past, mut conditional) = (false, false, false, false);
         while j < tokens.len() {
@@ -212,14 +236,14 @@ pub fn aspect_of(tokens: &[Token]) -> Aspect {
             match tk.pos {
                 Pos::Auxiliary => {
                     match lemma {
-                        "ない" | "ぬ" | "ん" => negative = true,
+                        "ない" | "ぬ" | "ん" => negative |= state_verb,
                         "た" | "だ" => {
                             past = true;
                             if matches!(s, "たら" | "だら") {
                                 conditional = true;
                             }
                         }
-                        "ます" if s == "ませ" => negative = true,
+                        "ます" if s == "ませ" => negative |= state_verb,
                         _ => {}
                     }
                     if matches!(s, "なら" | "ならば") {
@@ -233,7 +257,7 @@ pub fn aspect_of(tokens: &[Token]) -> Aspect {
                         }
                     }
                 }
-                Pos::Particle if matches!(s, "ば" | "ても" | "でも") => conditional = true,
+                Pos::Particle if matches!(s, "ば" | "ても" | "でも" | "と") => conditional = true,
                 Pos::Verb if matches!(&*tk.lemma, "いる" | "おる" | "てる" | "でる" | "しまう" | "ちゃう" | "なる" | "くる" | "続ける" | "始める") || tk.surface.starts_with('て') => {
                     if matches!(&*tk.lemma, "てる" | "でる") {
                         progressive = true;

@@ -21,6 +21,7 @@ pub struct Words {
     pub own_case: Vec<String>,
     pub money: Vec<String>,
     pub general: Vec<String>,
+    pub discovery: Vec<String>,
     pub start: Vec<String>,
     pub anaphora: Vec<String>,
     pub hotline_reach: Vec<String>,
@@ -129,7 +130,8 @@ impl Wording {
         })?;
         let mut errs = Vec::new();
         let line = |needle: &str| src.find(needle).map(|b| line_of(src, b)).unwrap_or(0);
-        let lists: [(&str, &Vec<String>); 11] = [
+        let lists: [(&str, &Vec<String>); 12] = [
+            ("discovery", &w.words.discovery),
             ("yes", &w.words.yes),
             ("no", &w.words.no),
             ("unsure", &w.words.unsure),
