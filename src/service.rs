@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::core::dialogue::Bot;
 use crate::core::handoff::Handoff;
-use crate::core::hours::{Clock, HOTLINE, OFFICIAL_URL};
+use crate::core::route::TurnContext;
+use crate::core::hours::Clock;
 use crate::channels::{ChannelKind, Inbound};
-use crate::core::turn::{ConversationState, Reply, ReplyKind};
+use crate::core::turn::{ConversationState, Reply};
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
 use crate::store::{ErrorClass, Store, TurnRecord};
@@ -207,13 +208,11 @@ impl Service {
             }
         }
 
+        // one route per message, decided by the core: an urgent message gets the
+        // hotline first even while a person handles the conversation
         let handled_by_staff = claimed.is_some();
-        let (mut reply, new_state) = if handled_by_staff {
-            (self.staff_handling_reply(&inbound.text), None)
-        } else {
-            let r = self.bot.respond(&inbound.text, &mut state, now);
-            (r, Some(state))
-        };
+        let mut reply = self.bot.respond_in(&inbound.text, &mut state, now, TurnContext { staff_handling: handled_by_staff });
+        let new_state = Some(state);
 
         let rec = TurnRecord {
             key: new_key(),
@@ -268,25 +267,6 @@ impl Service {
                 tracing::error!(alert = "turn_not_kept", urgent = rec.urgent, "turn NOT kept: the spool did not answer in time");
                 Handoff::NotKept
             }
-        }
-    }
-
-    /// The bot's answer while a person handles the conversation.
-    fn staff_handling_reply(&self, text: &str) -> Reply {
-        let c = self.bot.classify(text);
-        let mut t = String::from("この会話は事務局の担当者が対応しています。いただいたメッセージは担当者に届いていますので、担当者からの返信をお待ちください。");
-        if c.urgent {
-            t.push_str(&format!("\n\nいま被害が進んでいる場合は、緊急相談窓口 {HOTLINE}（無料・年中無休 9:00〜21:00）へお電話ください。"));
-        }
-        Reply {
-            text: t,
-            intent: c.intent,
-            confidence: c.confidence,
-            urgent: c.urgent,
-            kind: ReplyKind::Answer,
-            choices: Vec::new(),
-            escalate: None,
-            sources: vec![OFFICIAL_URL.to_string()],
         }
     }
 

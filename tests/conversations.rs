@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, FixedOffset};
 use madoguchi::content::Content;
 use madoguchi::core::dialogue::Bot;
+use madoguchi::core::handoff::Handoff;
 use madoguchi::core::turn::{ConversationState, Reply, ReplyKind};
 use regex::Regex;
 use serde::Deserialize;
@@ -134,7 +135,11 @@ fn check(c: &Conversation) -> Option<String> {
     let mut st = ConversationState::default();
     let mut failures = Vec::new();
     for (i, t) in c.turn.iter().enumerate() {
-        let r = bot().respond(&t.say, &mut st, now);
+        let mut r = bot().respond(&t.say, &mut st, now);
+        if r.escalate.is_some() {
+            // as the service does once the escalation is kept
+            r.add_handoff(Handoff::Kept { id: Some(1) });
+        }
         let errs = check_turn(t, &r, &st);
         if !errs.is_empty() {
             failures.push(format!("turn {i} {:?}: {}\n      reply: {}", t.say, errs.join("; "), r.text.replace('\n', "⏎").chars().take(220).collect::<String>()));

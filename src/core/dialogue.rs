@@ -193,7 +193,7 @@ impl Bot {
         // or when the member answers the question about what happened
         let event = t.c.urgency.cues.iter().any(|c| matches!(*c, "incident" | "third_party" | "changed" | "warnings"));
         let answering_kind = case.pending() == Some(super::interview::Slot::IncidentKind) || Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction);
-        if !event && !answering_kind && t.said.date.is_none() && case.facts.incident == super::facts::IncidentKind::Unknown && t.c.intent != Label::Incident {
+        if !event && !answering_kind && t.said.date.is_none() && PAYMENT_NAMES.is_match(t.a.text.as_str()) {
             t.said.incident = super::facts::IncidentKind::Unknown;
         }
     }
@@ -299,6 +299,11 @@ pub fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
     !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
+
+/// Kinds of incident naming a payment (「サイバー攻撃の支援金」「漏えいの一時支援金」).
+static PAYMENT_NAMES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(攻撃|漏えい|サイバー|ランサム|ウイルス|流出|紛失)[^。、,]{0,6}(支援金|一時金)").expect("payment names regex")
+});
 
 /// Topics a reply names besides its own (what a follow-up may point at).
 fn mentioned_topics(text: &str) -> Vec<Label> {

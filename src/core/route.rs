@@ -135,6 +135,12 @@ impl Bot {
         if pending.is_none() && self.wants_assessment(t, case) {
             return Route::Assess(AssessMove::Start);
         }
+        if let Some(slot) = pending {
+            // a short reply to the question that says nothing we can read
+            if t.compact.chars().count() <= 8 && (t.c.confidence < 0.6 || !t.c.intent.is_programme_topic()) {
+                return Route::Assess(AssessMove::Reask(slot));
+            }
+        }
         if let Some(l) = self.follow_up(t, st) {
             return Route::FollowUp(l);
         }
