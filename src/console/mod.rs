@@ -367,12 +367,15 @@ async fn case_file(st: &ConsoleState, e: &crate::store::Escalation) -> (Vec<(Str
         Ok(Some(s)) => s,
         _ => return (Vec::new(), None),
     };
-    let facts = state.interview.as_ref().map(|i| i.facts).or(state.case);
-    let Some(facts) = facts else { return (Vec::new(), None) };
+    // the conversation's case file: every fact the member gave, in any turn
+    let facts = state.case_file.facts;
+    if facts.is_empty() {
+        return (Vec::new(), None);
+    }
     let pairs = match serde_json::to_value(facts) {
         Ok(serde_json::Value::Object(m)) => m
             .into_iter()
-            .filter(|(_, v)| !v.is_null() && v != "unknown")
+            .filter(|(k, v)| !v.is_null() && v != "unknown" && v != "not_mentioned" && k != "not_attack")
             .map(|(k, v)| (fact_ja(&k).to_string(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect(),
         _ => Vec::new(),
