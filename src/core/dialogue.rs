@@ -160,7 +160,9 @@ impl Bot {
         for d in &w.discovery {
             plain = plain.replace(d.as_str(), "");
         }
-        let general = hypothetical || (Wording::contains_any(&plain, &w.general) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
+        // 「もし」 as "if", not the も+し of 「通知もしています」
+        let moshi = MOSHI.is_match(&plain);
+        let general = hypothetical || ((moshi || Wording::contains_any(&plain, &w.general)) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
         let said = super::facts::extract(&a.text, today);
         // a what-if or a question about the rule tells who is asking, not what happened
         let said = if general { who_only(said) } else { said };
@@ -299,6 +301,10 @@ pub fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
     !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
+
+/// 「もし」 meaning "if": not followed by a verb ending (通知もしています, もしくは).
+static MOSHI: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"(^|[^か])もし([^てたまなくょ]|$)").expect("moshi regex"));
 
 /// Kinds of incident naming a payment (「サイバー攻撃の支援金」「漏えいの一時支援金」).
 static PAYMENT_NAMES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {

@@ -234,6 +234,10 @@ impl Bot {
             def.facets.iter().enumerate().find(|(_, f)| f.id.as_deref() == Some(id))
         });
         let answer = facet.map(|(_, f)| f.answer.as_str()).unwrap_or(&def.answer);
+        if t.money && matches!(main, Label::Eligibility | Label::Coverage | Label::Claim) {
+            // the member is interested in the payment: a case told next gets its assessment
+            st.case_file.wants_assessment = true;
+        }
         st.topic = Some(Topic { intent: main, facet: facet.and_then(|(_, f)| f.id.clone()), mentioned: Vec::new() });
         let mut text = self.source_line(answer, &def.source_url);
         let mut choices: Vec<Choice> = def

@@ -222,6 +222,10 @@ impl Bot {
         if case.wants_assessment && said_case {
             return true;
         }
+        // a whole case told at once (who, what happened), asking nothing else
+        if t.said.membership.is_known() && t.said.incident != super::facts::IncidentKind::Unknown && !super::dialogue::asks_something(t.a.text.as_str()) {
+            return true;
+        }
         // a past incident told as it happened (not urgent): the assessment, with the
         // hotline as information
         t.c.intent == Label::Incident

@@ -104,7 +104,7 @@ impl UrgencyRules {
             resolved: compile(file, src, "resolved", &raw.resolved, &mut errs),
             ongoing: compile(file, src, "ongoing", &raw.ongoing, &mut errs),
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
-            strong_hypothetical: RegexSet::new(["(^|[^か])もし", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
+            strong_hypothetical: RegexSet::new(["(^|[^か])もし([^てたまなくょ]|$)", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
             narrative: compile(file, src, "narrative", &raw.narrative, &mut errs),
             negated: compile(file, src, "negated", &raw.negated, &mut errs),
             calm: compile(file, src, "calm", &raw.calm, &mut errs),
