@@ -241,11 +241,12 @@ pub fn membership(t: &str, role: Option<Role>) -> Membership {
     if MEMBER_UNSURE.is_match(t) {
         return Membership::Unknown;
     }
-    if MEMBER_HEAD_A1.is_match(t) {
-        return Membership::A1;
-    }
+    // 「院長はA①会員ではありません」: the negation wins over the head being named
     if MEMBER_NO.is_match(t) {
         return Membership::NotMember;
+    }
+    if MEMBER_HEAD_A1.is_match(t) {
+        return Membership::A1;
     }
     if MEMBER_A1.is_match(t) {
         return Membership::A1;
@@ -285,7 +286,7 @@ pub fn institution(t: &str) -> Option<Institution> {
 // ---------------------------------------------------------------- incident kind
 
 static INSIDER_STRONG: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売って|売られ|売り渡|横流し|名簿屋|こっそり|無断で(?:持ち?出|コピー|複製|送|閲覧)|(?:元職員|元従業員|元スタッフ|退職者|退職した|辞めた|やめた|職員|事務員|従業員|スタッフ|看護師|医師|派遣|委託|業者の|外注|パート|アルバイト|バイト)(?:さん)?(?:が|による|の)[^。]{0,20}(?:不正アクセス|不正ログイン|持ち?出|盗ん|盗み|売|漏らし|流出させ|コピーして|持って帰|持ち帰|送って|送信して|勝手に)")
+    re(r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売って|売られ|売り渡|横流し|名簿屋|こっそり|無断で(?:持ち?出|コピー|複製|送|閲覧)|(?:元職員|元従業員|元スタッフ|退職者|退職した|辞めた|やめた|職員|事務員|従業員|スタッフ|看護師|医師|派遣|委託|業者の|外注|パート|アルバイト|バイト)(?:さん)?(?:が|による|の)[^。]{0,20}(?:不正アクセス|不正ログイン|持ち?出|盗ん|盗み|売|漏らし|流出させ|コピーして|持って帰|持ち帰|勝手に)")
 });
 static INSIDER_TAKEOUT: LazyLock<Regex> = LazyLock::new(|| re(r"持ち?出(?:し|さ|す|した|せ)|持ち帰"));
 static LOSS: LazyLock<Regex> =
