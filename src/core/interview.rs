@@ -108,8 +108,8 @@ pub fn next_slot(facts: &Facts, asked: &[Slot], a: &Assessment) -> Option<Slot> 
         return None; // an exclusion applies: nothing else would change the answer
     }
     let wanted = [
-        (Slot::Membership, a.missing.contains(&MissingFact::Membership) || facts.membership == Membership::Unknown),
-        (Slot::IncidentKind, a.missing.contains(&MissingFact::IncidentKind) || facts.incident == IncidentKind::Unknown),
+        (Slot::Membership, true),
+        (Slot::IncidentKind, true),
         (Slot::IncidentDate, a.missing.contains(&MissingFact::IncidentDate)),
         (Slot::Closure, a.payment == Some(Payment::CyberAttack) && facts.closure == Closure::NotMentioned),
     ];

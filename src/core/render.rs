@@ -52,17 +52,9 @@ impl Bot {
         }
     }
 
-    fn hotline_values(&self, now: DateTime<FixedOffset>) -> [(&'static str, String); 2] {
-        [("hotline", HOTLINE.to_string()), ("status", hours::status_sentence(now))]
-    }
-
+    /// A template with the hotline number and whether it is open at `now`.
     fn fill_now(&self, template: &str, now: DateTime<FixedOffset>) -> String {
-        let v = self.hotline_values(now);
-        fill(template, &[(v[0].0, v[0].1.as_str()), (v[1].0, v[1].1.as_str())])
-    }
-
-    fn source_line(&self, answer: &str, url: &str) -> String {
-        with_source(answer, url)
+        fill(template, &[("hotline", HOTLINE), ("status", &hours::status_sentence(now))])
     }
 
     fn render_bad_input(&self, kind: BadInput) -> Reply {
@@ -94,7 +86,7 @@ impl Bot {
         // advice; its facets fit leaks and opened attachments more closely
         let def = self.intent(Label::Incident);
         let answer = self.facet_of(def, t.a).map(|(_, f)| f.answer.as_str()).unwrap_or(&def.answer);
-        text.push_str(&self.source_line(answer, &def.source_url));
+        text.push_str(&with_source(answer, &def.source_url));
         let mut choices = vec![Choice { label: tx.urgent_assess_choice.clone(), value: START_VALUE.into() }];
         if let Some(slot) = st.case_file.pending() {
             text.push_str("\n\n");
@@ -125,7 +117,7 @@ impl Bot {
         let def = self.intent(Label::Human);
         let text = match reason {
             // asked in their own words: the human intent's answer (data)
-            EscalationReason::HumanRequest => self.source_line(def.answer_for(t.a.text.as_str()), &def.source_url),
+            EscalationReason::HumanRequest => with_source(def.answer_for(t.a.text.as_str()), &def.source_url),
             _ => self.fill_now(&self.wording.texts.handoff, now),
         };
         let mut r = reply(ReplyKind::Handoff, Label::Human, t.c.confidence.max(0.5), text);
@@ -239,7 +231,7 @@ impl Bot {
             st.case_file.wants_assessment = true;
         }
         st.topic = Some(Topic { intent: main, facet: facet.and_then(|(_, f)| f.id.clone()), mentioned: Vec::new() });
-        let mut text = self.source_line(answer, &def.source_url);
+        let mut text = with_source(answer, &def.source_url);
         let mut choices: Vec<Choice> = def
             .related
             .iter()
@@ -306,7 +298,7 @@ impl Bot {
             text.push_str(&self.wording.texts.foreign);
             text.push_str("\n\n");
         }
-        text.push_str(&self.source_line(&def.answer, &def.source_url));
+        text.push_str(&with_source(&def.answer, &def.source_url));
         let mut choices: Vec<Choice> = [Label::Overview, Label::Hotline, Label::Coverage]
             .iter()
             .map(|l| {

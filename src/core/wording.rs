@@ -42,16 +42,13 @@ pub struct Texts {
     pub urgent_prepare: String,
     pub urgent_assess_choice: String,
     pub past_incident_note: String,
-    pub hotline_status: String,
     pub handoff: String,
     pub offer_human: String,
     pub offer_human_yes: String,
     pub offer_human_no: String,
     pub staff_handling: String,
     pub assess_intro: String,
-    pub assess_known: String,
     pub assess_reask: String,
-    pub assess_pending: String,
     pub assess_resume: String,
     pub assess_more: String,
     pub assess_correct: String,
@@ -90,7 +87,7 @@ pub struct Wording {
     pub choices: SlotChoices,
 }
 
-const PLACEHOLDERS: &[&str] = &["hotline", "status", "question", "title", "facts", "max", "url"];
+const PLACEHOLDERS: &[&str] = &["hotline", "status", "question", "max"];
 
 fn line_of(src: &str, byte: usize) -> usize {
     src[..byte.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
@@ -166,16 +163,13 @@ impl Wording {
             ("urgent_prepare", &t.urgent_prepare),
             ("urgent_assess_choice", &t.urgent_assess_choice),
             ("past_incident_note", &t.past_incident_note),
-            ("hotline_status", &t.hotline_status),
             ("handoff", &t.handoff),
             ("offer_human", &t.offer_human),
             ("offer_human_yes", &t.offer_human_yes),
             ("offer_human_no", &t.offer_human_no),
             ("staff_handling", &t.staff_handling),
             ("assess_intro", &t.assess_intro),
-            ("assess_known", &t.assess_known),
             ("assess_reask", &t.assess_reask),
-            ("assess_pending", &t.assess_pending),
             ("assess_resume", &t.assess_resume),
             ("assess_more", &t.assess_more),
             ("assess_correct", &t.assess_correct),
