@@ -20,8 +20,15 @@ fn main() {
     files.sort();
     let mut out = String::from("/// Content files compiled into the binary: (relative path, text).\npub static EMBEDDED: &[(&str, &str)] = &[\n");
     for (rel, p) in &files {
-        out.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", p.display().to_string()));
+        out.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            p.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("embedded.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("embedded.rs"),
+        out,
+    )
+    .unwrap();
 }

@@ -19,7 +19,10 @@ use chrono::TimeZone;
 
 fn messages(bot: &Bot) -> Vec<String> {
     // the training examples are realistic member messages of every intent
-    bot.intents.iter().flat_map(|i| i.examples.iter().map(|e| e.text.clone())).collect()
+    bot.intents
+        .iter()
+        .flat_map(|i| i.examples.iter().map(|e| e.text.clone()))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -44,7 +47,11 @@ fn bench(c: &mut Criterion) {
     });
     let mut k = 0usize;
     let mut case_state = ConversationState::default();
-    bot.respond("A①会員の診療所です。先月ランサムウェアで2日休診しました", &mut case_state, now);
+    bot.respond(
+        "A①会員の診療所です。先月ランサムウェアで2日休診しました",
+        &mut case_state,
+        now,
+    );
     let mut m = 0usize;
     g.bench_function("respond_with_case_file", |b| {
         b.iter(|| {
@@ -96,11 +103,18 @@ fn summary() {
     let t1 = Instant::now();
     let bot = engine::build(&Content::embedded()).expect("content loads");
     let now = jst().with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap();
-    let first = bot.respond("ランサムウェアに感染した、どうすれば", &mut ConversationState::default(), now);
+    let first = bot.respond(
+        "ランサムウェアに感染した、どうすれば",
+        &mut ConversationState::default(),
+        now,
+    );
     let cold = t1.elapsed();
     black_box(first);
     let msgs = messages(&bot);
-    println!("\n== madoguchi pipeline summary ({} messages, one core)", msgs.len());
+    println!(
+        "\n== madoguchi pipeline summary ({} messages, one core)",
+        msgs.len()
+    );
     let lindera = bot.analyzer.tokenizer.lindera();
     let raw = throughput("lindera tokenize (raw)", &msgs, |m| {
         black_box(lindera.tokenize(m).map(|t| t.len()).unwrap_or(0));
@@ -114,7 +128,11 @@ fn summary() {
     });
     // a conversation with a case file: the member described the case two turns ago
     let mut case_state = ConversationState::default();
-    bot.respond("A①会員の診療所です。先月ランサムウェアで2日休診しました", &mut case_state, now);
+    bot.respond(
+        "A①会員の診療所です。先月ランサムウェアで2日休診しました",
+        &mut case_state,
+        now,
+    );
     bot.respond("厚労省には届け出ました", &mut case_state, now);
     let respond_case = throughput("respond with a case file", &msgs, |m| {
         let mut st = case_state.clone();
@@ -133,7 +151,10 @@ fn summary() {
         ai = (ai + 1) % analyses.len();
         black_box(bot.classifier.features(&analyses[ai]).len());
     });
-    let feats: Vec<_> = analyses.iter().map(|a| bot.classifier.features(a)).collect();
+    let feats: Vec<_> = analyses
+        .iter()
+        .map(|a| bot.classifier.features(a))
+        .collect();
     let mut fi = 0usize;
     throughput("  stage: predict", &msgs, |_| {
         fi = (fi + 1) % feats.len();
@@ -147,14 +168,32 @@ fn summary() {
     let mut ci = 0usize;
     throughput("  stage: classify_analysis", &msgs, |_| {
         ci = (ci + 1) % analyses.len();
-        black_box(bot.classify_analysis(&analyses[ci], now.date_naive()).intent);
+        black_box(
+            bot.classify_analysis(&analyses[ci], now.date_naive())
+                .intent,
+        );
     });
-    println!("ratio classify/lindera      {:>10.2}  (goal <= 1.5)", raw / classify);
+    println!(
+        "ratio classify/lindera      {:>10.2}  (goal <= 1.5)",
+        raw / classify
+    );
     println!("ratio respond/lindera       {:>10.2}", raw / respond);
-    println!("Bot::respond with case file {:>10.1} µs/message", 1e6 / respond_case);
-    println!("pipeline classify rate      {:>10.0}  (goal >= 50000 messages/s)", classify);
-    println!("dictionary load             {:>10.1} ms", dict_load.as_secs_f64() * 1000.0);
-    println!("cold start to first answer  {:>10.1} ms  (goal < 200 ms)", cold.as_secs_f64() * 1000.0);
+    println!(
+        "Bot::respond with case file {:>10.1} µs/message",
+        1e6 / respond_case
+    );
+    println!(
+        "pipeline classify rate      {:>10.0}  (goal >= 50000 messages/s)",
+        classify
+    );
+    println!(
+        "dictionary load             {:>10.1} ms",
+        dict_load.as_secs_f64() * 1000.0
+    );
+    println!(
+        "cold start to first answer  {:>10.1} ms  (goal < 200 ms)",
+        cold.as_secs_f64() * 1000.0
+    );
 }
 
 criterion_group! {

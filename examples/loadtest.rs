@@ -44,16 +44,30 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { connections: 64, seconds: 10, postgres: None };
+    let mut a = Args {
+        connections: 64,
+        seconds: 10,
+        postgres: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
-            "--connections" => a.connections = it.next().and_then(|v| v.parse().ok()).expect("--connections N"),
+            "--connections" => {
+                a.connections = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--connections N")
+            }
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
             "--postgres" => {
-                a.postgres = Some(std::env::var("LOADTEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()))
+                a.postgres = Some(
+                    std::env::var("LOADTEST_PG")
+                        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+                )
             }
-            other => panic!("unknown argument {other:?} (--connections N, --seconds N, --postgres)"),
+            other => {
+                panic!("unknown argument {other:?} (--connections N, --seconds N, --postgres)")
+            }
         }
     }
     a.seconds = a.seconds.clamp(1, 120);
@@ -73,10 +87,17 @@ async fn exchange(s: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> std::io::
         buf.extend_from_slice(&tmp[..n]);
         if let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = std::str::from_utf8(&buf[..h]).map_err(std::io::Error::other)?;
-            let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad status line"))?;
+            let status: u16 = head
+                .get(9..12)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::other("bad status line"))?;
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while buf.len() < h + 4 + len {
                 let n = s.read(&mut tmp).await?;
@@ -101,7 +122,11 @@ impl Run {
     fn report(&self, what: &str) -> f64 {
         let mut l = self.latencies.clone();
         l.sort();
-        let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+        let pct = |p: f64| {
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
         let rps = self.ok as f64 / self.elapsed.as_secs_f64();
         println!(
             "{what:<18} {rps:>9.0} req/s  ok {:>7}  failed {:>4}  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
@@ -116,8 +141,17 @@ impl Run {
 }
 
 /// Drives `conns` connections for `secs` seconds; `make` builds request i of connection c.
-fn drive(addr: std::net::SocketAddr, conns: usize, secs: u64, make: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>) -> Run {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+fn drive(
+    addr: std::net::SocketAddr,
+    conns: usize,
+    secs: u64,
+    make: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>,
+) -> Run {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
@@ -159,14 +193,22 @@ fn drive(addr: std::net::SocketAddr, conns: usize, secs: u64, make: Arc<dyn Fn(u
         for t in tasks {
             latencies.extend(t.await.unwrap());
         }
-        Run { ok: ok.load(Ordering::Relaxed), failed: failed.load(Ordering::Relaxed), latencies, elapsed: start.elapsed() }
+        Run {
+            ok: ok.load(Ordering::Relaxed),
+            failed: failed.load(Ordering::Relaxed),
+            latencies,
+            elapsed: start.elapsed(),
+        }
     })
 }
 
 fn main() {
     let a = args();
     let dir = tempfile::tempdir().unwrap();
-    let server_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut pg_name = None;
     let mut store = match &a.postgres {
         None => StoreConfig::sqlite(dir.path().join("madoguchi.db")),
@@ -174,8 +216,13 @@ fn main() {
             let name = format!("madoguchi_load_{}", std::process::id());
             server_rt.block_on(async {
                 use sqlx::Connection;
-                let mut c = sqlx::PgConnection::connect(admin).await.expect("PostgreSQL reachable");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.unwrap();
+                let mut c = sqlx::PgConnection::connect(admin)
+                    .await
+                    .expect("PostgreSQL reachable");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
             });
             let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
             pg_name = Some((admin.clone(), name));
@@ -183,18 +230,32 @@ fn main() {
         }
     };
     store.spool_path = Some(dir.path().join("spool.jsonl"));
-    let backend = if a.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = if a.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
 
     let bot = Arc::new(madoguchi::engine::build(&Content::embedded()).expect("content builds"));
     let (app, service) = server_rt.block_on(async {
-        let service = Service::build(bot, store, Arc::new(SystemClock)).await.expect("service");
+        let service = Service::build(bot, store, Arc::new(SystemClock))
+            .await
+            .expect("service");
         let config = Config {
             addr: "127.0.0.1:0".parse().unwrap(),
             // the load comes from few users at a high rate: no per-user limit here
-            rate_limit: RateLimit { burst: u32::MAX / 2, per_minute: u32::MAX / 2 },
+            rate_limit: RateLimit {
+                burst: u32::MAX / 2,
+                per_minute: u32::MAX / 2,
+            },
             ..Config::default()
         };
-        (Application::build_with(config, service.clone()).await.expect("app"), service)
+        (
+            Application::build_with(config, service.clone())
+                .await
+                .expect("app"),
+            service,
+        )
     });
     let addr = app.local_addr();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -203,7 +264,8 @@ fn main() {
     }));
     println!("madoguchi load test: {backend}, {} connections, {} s per endpoint, server and load generator on this machine", a.connections, a.seconds);
 
-    let health: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
+    let health: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
     let h = drive(addr, a.connections, a.seconds, health).report("GET /healthz");
     let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(|c, i| {
         let body = serde_json::json!({
@@ -216,7 +278,11 @@ fn main() {
     });
     let run = drive(addr, a.connections, a.seconds, messages);
     let m = run.report("POST /v1/messages");
-    println!("ratio /v1/messages to /healthz: {:.3} ({:.1}x slower)", m / h, h / m);
+    println!(
+        "ratio /v1/messages to /healthz: {:.3} ({:.1}x slower)",
+        m / h,
+        h / m
+    );
 
     let _ = stop_tx.send(());
     server_rt.block_on(async {

@@ -18,7 +18,9 @@ pub const SESSION_HOURS: i64 = 12;
 pub const KEY_PREFIX: &str = "mdg_";
 
 /// What an account may do in the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
     /// Queue, conversations, claim / reply / resolve, stats.
@@ -133,7 +135,11 @@ pub fn new_api_key() -> String {
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {
-    let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
@@ -147,13 +153,18 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).map_err(|e| AccountError::Hash(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Hash(e.to_string()))?;
-    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AccountError::Hash(e.to_string()))
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     match PasswordHash::new(phc) {
-        Ok(h) => argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Ok(h) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -161,12 +172,14 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// A hash to verify against when the account does not exist, so an unknown name costs
 /// the same time as a wrong password.
 fn dummy_hash() -> &'static str {
-    static H: once_cell::sync::Lazy<String> = once_cell::sync::Lazy::new(|| hash_password("not a real password").expect("hashing works"));
+    static H: once_cell::sync::Lazy<String> =
+        once_cell::sync::Lazy::new(|| hash_password("not a real password").expect("hashing works"));
     &H
 }
 
 fn ts(t: DateTime<FixedOffset>) -> String {
-    t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    t.with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 const AUDIT: &str = "INSERT INTO audit_log (escalation_id, actor, action, detail, at) VALUES (NULL, $1, $2, $3, $4)";
@@ -189,7 +202,13 @@ impl Accounts {
     }
 
     /// Writes one audit line for an account action that concerns no escalation.
-    pub async fn audit(&self, actor: &str, action: &str, detail: Option<&str>, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        detail: Option<&str>,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
         self.store.ready().await?;
         with_pool!(self.store, p => sqlx::query(AUDIT).bind(actor).bind(action).bind(detail).bind(ts(now)).execute(p).await.map(|_| ())?);
         Ok(())
@@ -198,7 +217,11 @@ impl Accounts {
     // ---- API keys ----
 
     /// Creates a key called `name`; returns the key (shown once, stored only hashed).
-    pub async fn add_api_key(&self, name: &str, now: DateTime<FixedOffset>) -> Result<String, AccountError> {
+    pub async fn add_api_key(
+        &self,
+        name: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<String, AccountError> {
         check_name(name)?;
         self.store.ready().await?;
         let key = new_api_key();
@@ -206,7 +229,9 @@ impl Accounts {
             .bind(name).bind(sha256_hex(&key)).bind(ts(now)).execute(p).await.map(|_| ()));
         match r {
             Ok(_) => {}
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => return Err(AccountError::Exists(name.to_string())),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                return Err(AccountError::Exists(name.to_string()))
+            }
             Err(e) => return Err(e.into()),
         }
         self.audit("admin", "api_key_add", Some(name), now).await?;
@@ -215,19 +240,30 @@ impl Accounts {
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, AccountError> {
         self.store.ready().await?;
-        let rows: Vec<(String, String, Option<String>)> =
-            with_pool!(self.store, p => sqlx::query_as("SELECT name, created_at, revoked_at FROM api_keys ORDER BY name").fetch_all(p).await?);
-        Ok(rows.into_iter().map(|(name, created_at, revoked_at)| ApiKeyInfo { name, created_at, revoked_at }).collect())
+        let rows: Vec<(String, String, Option<String>)> = with_pool!(self.store, p => sqlx::query_as("SELECT name, created_at, revoked_at FROM api_keys ORDER BY name").fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(name, created_at, revoked_at)| ApiKeyInfo {
+                name,
+                created_at,
+                revoked_at,
+            })
+            .collect())
     }
 
-    pub async fn revoke_api_key(&self, name: &str, now: DateTime<FixedOffset>) -> Result<(), AccountError> {
+    pub async fn revoke_api_key(
+        &self,
+        name: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), AccountError> {
         self.store.ready().await?;
         let n = with_pool!(self.store, p => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
             .bind(ts(now)).bind(name).execute(p).await?.rows_affected());
         if n == 0 {
             return Err(AccountError::Unknown(name.to_string()));
         }
-        self.audit("admin", "api_key_revoke", Some(name), now).await?;
+        self.audit("admin", "api_key_revoke", Some(name), now)
+            .await?;
         Ok(())
     }
 
@@ -244,7 +280,13 @@ impl Accounts {
 
     // ---- staff accounts ----
 
-    pub async fn add_account(&self, name: &str, role: StaffRole, password: &str, now: DateTime<FixedOffset>) -> Result<(), AccountError> {
+    pub async fn add_account(
+        &self,
+        name: &str,
+        role: StaffRole,
+        password: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), AccountError> {
         check_name(name)?;
         if password.chars().count() < 10 {
             return Err(AccountError::WeakPassword);
@@ -255,10 +297,13 @@ impl Accounts {
             .bind(name).bind(role.as_str()).bind(&hash).bind(ts(now)).execute(p).await.map(|_| ()));
         match r {
             Ok(_) => {}
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => return Err(AccountError::Exists(name.to_string())),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                return Err(AccountError::Exists(name.to_string()))
+            }
             Err(e) => return Err(e.into()),
         }
-        self.audit(name, "account_add", Some(role.as_str()), now).await?;
+        self.audit(name, "account_add", Some(role.as_str()), now)
+            .await?;
         Ok(())
     }
 
@@ -266,18 +311,38 @@ impl Accounts {
         self.store.ready().await?;
         let rows: Vec<AccRow> = with_pool!(self.store, p => sqlx::query_as(
             "SELECT name, role, disabled, failed_logins, locked_until, created_at FROM staff_accounts ORDER BY name").fetch_all(p).await?);
-        let links: Vec<(String, String)> =
-            with_pool!(self.store, p => sqlx::query_as("SELECT account, platform_id FROM staff_links ORDER BY platform_id").fetch_all(p).await?);
+        let links: Vec<(String, String)> = with_pool!(self.store, p => sqlx::query_as("SELECT account, platform_id FROM staff_links ORDER BY platform_id").fetch_all(p).await?);
         rows.into_iter()
-            .map(|(name, role, disabled, failed_logins, locked_until, created_at)| {
-                let role = role.parse().map_err(|e: String| AccountError::Store(StoreError::Corrupt(e)))?;
-                let l = links.iter().filter(|(a, _)| *a == name).map(|(_, p)| p.clone()).collect();
-                Ok(Account { name, role, disabled: disabled != 0, failed_logins, locked_until, created_at, links: l })
-            })
+            .map(
+                |(name, role, disabled, failed_logins, locked_until, created_at)| {
+                    let role = role
+                        .parse()
+                        .map_err(|e: String| AccountError::Store(StoreError::Corrupt(e)))?;
+                    let l = links
+                        .iter()
+                        .filter(|(a, _)| *a == name)
+                        .map(|(_, p)| p.clone())
+                        .collect();
+                    Ok(Account {
+                        name,
+                        role,
+                        disabled: disabled != 0,
+                        failed_logins,
+                        locked_until,
+                        created_at,
+                        links: l,
+                    })
+                },
+            )
             .collect()
     }
 
-    pub async fn set_disabled(&self, name: &str, disabled: bool, now: DateTime<FixedOffset>) -> Result<(), AccountError> {
+    pub async fn set_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), AccountError> {
         self.store.ready().await?;
         let n = with_pool!(self.store, p => sqlx::query("UPDATE staff_accounts SET disabled = $1 WHERE name = $2")
             .bind(i64::from(disabled)).bind(name).execute(p).await?.rows_affected());
@@ -287,12 +352,27 @@ impl Accounts {
         if disabled {
             with_pool!(self.store, p => sqlx::query("DELETE FROM staff_sessions WHERE account = $1").bind(name).execute(p).await.map(|_| ())?);
         }
-        self.audit(name, if disabled { "account_disable" } else { "account_enable" }, None, now).await?;
+        self.audit(
+            name,
+            if disabled {
+                "account_disable"
+            } else {
+                "account_enable"
+            },
+            None,
+            now,
+        )
+        .await?;
         Ok(())
     }
 
     /// Sets a new password, unlocks the account and ends its sessions.
-    pub async fn set_password(&self, name: &str, password: &str, now: DateTime<FixedOffset>) -> Result<(), AccountError> {
+    pub async fn set_password(
+        &self,
+        name: &str,
+        password: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), AccountError> {
         if password.chars().count() < 10 {
             return Err(AccountError::WeakPassword);
         }
@@ -309,30 +389,39 @@ impl Accounts {
     }
 
     /// Links a chat-platform staff id (`slack:U123`) to an account.
-    pub async fn link(&self, name: &str, platform_id: &str, now: DateTime<FixedOffset>) -> Result<(), AccountError> {
+    pub async fn link(
+        &self,
+        name: &str,
+        platform_id: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), AccountError> {
         self.store.ready().await?;
-        let exists: Option<(String,)> =
-            with_pool!(self.store, p => sqlx::query_as("SELECT name FROM staff_accounts WHERE name = $1").bind(name).fetch_optional(p).await?);
+        let exists: Option<(String,)> = with_pool!(self.store, p => sqlx::query_as("SELECT name FROM staff_accounts WHERE name = $1").bind(name).fetch_optional(p).await?);
         if exists.is_none() {
             return Err(AccountError::Unknown(name.to_string()));
         }
         with_pool!(self.store, p => sqlx::query("INSERT INTO staff_links (platform_id, account, created_at) VALUES ($1, $2, $3) ON CONFLICT (platform_id) DO UPDATE SET account = excluded.account")
             .bind(platform_id).bind(name).bind(ts(now)).execute(p).await.map(|_| ())?);
-        self.audit(name, "account_link", Some(platform_id), now).await?;
+        self.audit(name, "account_link", Some(platform_id), now)
+            .await?;
         Ok(())
     }
 
     /// The account a chat-platform staff id is linked to.
     pub async fn linked_account(&self, platform_id: &str) -> Result<Option<String>, StoreError> {
         self.store.ready().await?;
-        let row: Option<(String,)> =
-            with_pool!(self.store, p => sqlx::query_as("SELECT account FROM staff_links WHERE platform_id = $1").bind(platform_id).fetch_optional(p).await?);
+        let row: Option<(String,)> = with_pool!(self.store, p => sqlx::query_as("SELECT account FROM staff_links WHERE platform_id = $1").bind(platform_id).fetch_optional(p).await?);
         Ok(row.map(|r| r.0))
     }
 
     /// Checks a password. Counts failures; [`MAX_FAILED_LOGINS`] in a row lock the
     /// account for [`LOCK_MINUTES`] (even the right password is refused meanwhile).
-    pub async fn login(&self, name: &str, password: &str, now: DateTime<FixedOffset>) -> Result<Result<StaffRole, LoginError>, StoreError> {
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Result<StaffRole, LoginError>, StoreError> {
         self.store.ready().await?;
         let row: Option<(String, String, i64, i64, Option<String>)> = with_pool!(self.store, p => sqlx::query_as(
             "SELECT role, password_hash, disabled, failed_logins, locked_until FROM staff_accounts WHERE name = $1")
@@ -348,22 +437,36 @@ impl Accounts {
         }
         let hash_ok = {
             let (pw, h) = (password.to_string(), hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&pw, &h)).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || verify_password(&pw, &h))
+                .await
+                .unwrap_or(false)
         };
         if !hash_ok {
             let failed = failed + 1;
-            let lock = (failed >= MAX_FAILED_LOGINS).then(|| ts(now + Duration::minutes(LOCK_MINUTES)));
+            let lock =
+                (failed >= MAX_FAILED_LOGINS).then(|| ts(now + Duration::minutes(LOCK_MINUTES)));
             let failed_after = if lock.is_some() { 0 } else { failed };
             with_pool!(self.store, p => sqlx::query("UPDATE staff_accounts SET failed_logins = $1, locked_until = COALESCE($2, locked_until) WHERE name = $3")
                 .bind(failed_after).bind(&lock).bind(name).execute(p).await.map(|_| ())?);
-            self.audit(name, if lock.is_some() { "login_failed_locked" } else { "login_failed" }, None, now).await?;
+            self.audit(
+                name,
+                if lock.is_some() {
+                    "login_failed_locked"
+                } else {
+                    "login_failed"
+                },
+                None,
+                now,
+            )
+            .await?;
             return Ok(Err(match lock {
                 Some(until) => LoginError::Locked { until },
                 None => LoginError::BadCredentials,
             }));
         }
         if disabled != 0 {
-            self.audit(name, "login_refused_disabled", None, now).await?;
+            self.audit(name, "login_refused_disabled", None, now)
+                .await?;
             return Ok(Err(LoginError::Disabled));
         }
         with_pool!(self.store, p => sqlx::query("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL WHERE name = $1").bind(name).execute(p).await.map(|_| ())?);
@@ -374,7 +477,11 @@ impl Accounts {
     // ---- sessions ----
 
     /// Starts a session for `name`; returns (cookie token, csrf token).
-    pub async fn create_session(&self, name: &str, now: DateTime<FixedOffset>) -> Result<(String, String), StoreError> {
+    pub async fn create_session(
+        &self,
+        name: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(String, String), StoreError> {
         self.store.ready().await?;
         let token = random_hex(32);
         let csrf = random_hex(32);
@@ -385,7 +492,11 @@ impl Accounts {
     }
 
     /// The live session of a cookie token (the account must still be enabled).
-    pub async fn session(&self, token: &str, now: DateTime<FixedOffset>) -> Result<Option<Session>, StoreError> {
+    pub async fn session(
+        &self,
+        token: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Option<Session>, StoreError> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
@@ -396,12 +507,20 @@ impl Accounts {
             .bind(sha256_hex(token)).bind(ts(now)).fetch_optional(p).await?);
         match row {
             None => Ok(None),
-            Some((account, role, csrf)) => Ok(Some(Session { account, role: role.parse().map_err(StoreError::Corrupt)?, csrf })),
+            Some((account, role, csrf)) => Ok(Some(Session {
+                account,
+                role: role.parse().map_err(StoreError::Corrupt)?,
+                csrf,
+            })),
         }
     }
 
     /// Ends a session: its token is useless afterwards.
-    pub async fn end_session(&self, token: &str, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
+    pub async fn end_session(
+        &self,
+        token: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
         self.store.ready().await?;
         let row: Option<(String,)> = with_pool!(self.store, p => sqlx::query_as("DELETE FROM staff_sessions WHERE token_hash = $1 RETURNING account")
             .bind(sha256_hex(token)).fetch_optional(p).await?);

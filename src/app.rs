@@ -27,7 +27,10 @@ use crate::service::{Service, StoreConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("content: {0}")]
     Content(String),
     #[error("store: {0}")]
@@ -53,7 +56,8 @@ impl Application {
     /// Loads the content, opens the store and binds `config.addr`.
     pub async fn build(config: Config, store: StoreConfig) -> Result<Application, AppError> {
         let content = match &config.content {
-            Some(dir) => Content::from_dir(dir).map_err(|e| AppError::Content(format!("{}: {e}", dir.display())))?,
+            Some(dir) => Content::from_dir(dir)
+                .map_err(|e| AppError::Content(format!("{}: {e}", dir.display())))?,
             None => Content::embedded(),
         };
         let bot = tokio::task::spawn_blocking(move || engine::build(&content))
@@ -61,15 +65,25 @@ impl Application {
             .map_err(|e| AppError::Content(e.to_string()))?
             .map_err(|e| AppError::Content(e.to_string()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let service = Service::build(Arc::new(bot), store, clock).await.map_err(|e| AppError::Store(e.to_string()))?;
+        let service = Service::build(Arc::new(bot), store, clock)
+            .await
+            .map_err(|e| AppError::Store(e.to_string()))?;
         Application::build_with(config, service).await
     }
 
     /// Wires the channels around an existing service and binds `config.addr` (port 0
     /// picks a free port).
     pub async fn build_with(config: Config, service: Service) -> Result<Application, AppError> {
-        let listener = TcpListener::bind(config.addr).await.map_err(|source| AppError::Bind { addr: config.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: config.addr, source })?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| AppError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let shared = Shared {
             service,
             metrics: Arc::new(Metrics::default()),
@@ -79,7 +93,16 @@ impl Application {
         };
         let slack = config.slack.clone().map(|c| Arc::new(SlackState::new(c)));
         let router = channels::router(shared.clone(), &config, slack.clone());
-        Ok(Application { listener, addr, router, shared, slack, discord: config.discord.clone(), config, limits: Limits::default() })
+        Ok(Application {
+            listener,
+            addr,
+            router,
+            shared,
+            slack,
+            discord: config.discord.clone(),
+            config,
+            limits: Limits::default(),
+        })
     }
 
     /// Other HTTP timeouts and limits than the defaults (tests use short ones).
@@ -102,8 +125,20 @@ impl Application {
     }
 
     /// Serves until `stop` resolves, then shuts down gracefully.
-    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let Application { listener, addr, router, shared, slack, discord, config, limits } = self;
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let Application {
+            listener,
+            addr,
+            router,
+            shared,
+            slack,
+            discord,
+            config,
+            limits,
+        } = self;
         for line in config.summary() {
             tracing::info!("{line}");
         }
@@ -120,8 +155,15 @@ impl Application {
         let mut socket = None;
         if let Some(s) = slack.as_ref() {
             if let Some(app_token) = s.cfg.app_token.clone() {
-                let ctx = slack::Ctx { shared: shared.clone(), slack: s.clone() };
-                socket = Some(tokio::spawn(slack::socket::run(ctx, app_token, intake_rx.clone())));
+                let ctx = slack::Ctx {
+                    shared: shared.clone(),
+                    slack: s.clone(),
+                };
+                socket = Some(tokio::spawn(slack::socket::run(
+                    ctx,
+                    app_token,
+                    intake_rx.clone(),
+                )));
             }
         }
 
@@ -130,23 +172,45 @@ impl Application {
         if let Some(dc) = discord {
             match discord_client(&dc, shared.clone()).await {
                 Ok(client) => {
-                    staff.push(Arc::new(discord::DiscordStaff { http: client.http.clone(), cfg: dc }));
+                    staff.push(Arc::new(discord::DiscordStaff {
+                        http: client.http.clone(),
+                        cfg: dc,
+                    }));
                     shards = Some(client.shard_manager.clone());
                     // every replica posts and delivers through REST; one runs the gateway
-                    tokio::spawn(run_discord_gateway(client, shared.service.store().clone(), intake_rx.clone()));
+                    tokio::spawn(run_discord_gateway(
+                        client,
+                        shared.service.store().clone(),
+                        intake_rx.clone(),
+                    ));
                 }
-                Err(e) => tracing::error!(error = %e, "could not build the Discord client; Discord is off"),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not build the Discord client; Discord is off")
+                }
             }
         }
-        if let Some(m) = config.mattermost.as_ref().and_then(mattermost::MattermostStaff::new) {
+        if let Some(m) = config
+            .mattermost
+            .as_ref()
+            .and_then(mattermost::MattermostStaff::new)
+        {
             staff.push(Arc::new(m));
         }
-        let pushed: Vec<_> = staff.iter().filter(|c| c.pushes_replies()).map(|c| c.kind()).collect();
+        let pushed: Vec<_> = staff
+            .iter()
+            .filter(|c| c.pushes_replies())
+            .map(|c| c.kind())
+            .collect();
         shared.service.set_pushed(&pushed);
 
         // The staff loop: escalations to staff channels, staff replies to members.
         let (stop_tx, stop_rx) = watch::channel(false);
-        let staff_loop = tokio::spawn(staff_loop(shared.clone(), staff, config.poll_interval, stop_rx));
+        let staff_loop = tokio::spawn(staff_loop(
+            shared.clone(),
+            staff,
+            config.poll_interval,
+            stop_rx,
+        ));
 
         tracing::info!(%addr, "madoguchi serving");
         let served = crate::server::serve(listener, router, limits, stop).await;
@@ -162,8 +226,14 @@ impl Application {
         if let Some(s) = shards {
             let _ = tokio::time::timeout(grace, s.shutdown_all()).await;
         }
-        if tokio::time::timeout(grace, shared.tasks.wait_idle()).await.is_err() {
-            tracing::warn!("{} accepted task(s) still running after {grace:?}; stopping anyway", shared.tasks.running());
+        if tokio::time::timeout(grace, shared.tasks.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} accepted task(s) still running after {grace:?}; stopping anyway",
+                shared.tasks.running()
+            );
         }
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(grace, staff_loop).await;
@@ -175,7 +245,11 @@ impl Application {
 /// Runs the Discord gateway in the one replica holding the gateway lock (a PostgreSQL
 /// advisory lock; always this process on SQLite). The others wait and take over when
 /// the holder stops (its connection closes) — checked every few seconds.
-async fn run_discord_gateway(mut client: Client, store: crate::store::Store, mut stop: watch::Receiver<bool>) {
+async fn run_discord_gateway(
+    mut client: Client,
+    store: crate::store::Store,
+    mut stop: watch::Receiver<bool>,
+) {
     const RETRY: std::time::Duration = std::time::Duration::from_secs(3);
     let mut told = false;
     let mut lock = loop {
@@ -185,11 +259,15 @@ async fn run_discord_gateway(mut client: Client, store: crate::store::Store, mut
         match store.try_gateway_lock().await {
             Ok(Some(l)) => break l,
             Ok(None) if !told => {
-                tracing::info!("another replica runs the Discord gateway; this one takes over if it stops");
+                tracing::info!(
+                    "another replica runs the Discord gateway; this one takes over if it stops"
+                );
                 told = true;
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not take the Discord gateway lock (will retry)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take the Discord gateway lock (will retry)")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(RETRY) => {}
@@ -227,7 +305,9 @@ async fn discord_client(dc: &DiscordConfig, shared: Shared) -> Result<Client, se
     if let Some(base) = &dc.api_base {
         http = http.proxy(base.as_str()).ratelimiter_disabled(true);
     }
-    let client = serenity::all::ClientBuilder::new_with_http(http.build(), discord::intents()).event_handler(discord::Handler::new(shared, dc.clone())).await?;
+    let client = serenity::all::ClientBuilder::new_with_http(http.build(), discord::intents())
+        .event_handler(discord::Handler::new(shared, dc.clone()))
+        .await?;
     if dc.api_base.is_some() {
         // serenity asks `GET /gateway`; a stand-in may only answer `GET /gateway/bot`
         let mut url = client.ws_url.lock().await;

@@ -51,9 +51,15 @@ impl std::fmt::Display for Secret {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{setting} is required {why}")]
-    Missing { setting: &'static str, why: &'static str },
+    Missing {
+        setting: &'static str,
+        why: &'static str,
+    },
     #[error("{setting} is invalid: {reason}")]
-    Invalid { setting: &'static str, reason: String },
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
     #[error("config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
 }
@@ -67,7 +73,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { burst: 10, per_minute: 20 }
+        RateLimit {
+            burst: 10,
+            per_minute: 20,
+        }
     }
 }
 
@@ -192,7 +201,10 @@ struct Sources<'a> {
 
 impl Sources<'_> {
     fn get(&self, key: &str) -> Option<String> {
-        self.env.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        self.env
+            .get(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -200,22 +212,33 @@ fn parse_num<T: std::str::FromStr>(setting: &'static str, v: &str) -> Result<T, 
 where
     T::Err: std::fmt::Display,
 {
-    v.trim().parse::<T>().map_err(|e| ConfigError::Invalid { setting, reason: format!("{v:?}: {e}") })
+    v.trim().parse::<T>().map_err(|e| ConfigError::Invalid {
+        setting,
+        reason: format!("{v:?}: {e}"),
+    })
 }
 
 /// `DISCORD_API_BASE`: `http(s)://host[:port]`, nothing after (serenity swaps it in
 /// for `https://discord.com`).
 fn discord_api_base(v: &str) -> Result<String, ConfigError> {
     let b = v.trim().trim_end_matches('/');
-    let rest = b.strip_prefix("http://").or_else(|| b.strip_prefix("https://"));
+    let rest = b
+        .strip_prefix("http://")
+        .or_else(|| b.strip_prefix("https://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains('/') => Ok(b.to_string()),
-        _ => Err(ConfigError::Invalid { setting: "DISCORD_API_BASE", reason: format!("{v:?} must be scheme, host and port only, e.g. http://127.0.0.1:7000") }),
+        _ => Err(ConfigError::Invalid {
+            setting: "DISCORD_API_BASE",
+            reason: format!("{v:?} must be scheme, host and port only, e.g. http://127.0.0.1:7000"),
+        }),
     }
 }
 
 fn parse_ids(setting: &'static str, v: &str) -> Result<Vec<u64>, ConfigError> {
-    v.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(|s| parse_num::<u64>(setting, s)).collect()
+    v.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_num::<u64>(setting, s))
+        .collect()
 }
 
 impl Config {
@@ -223,19 +246,32 @@ impl Config {
     /// is set), that TOML file. Environment variables win over the file.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let env: HashMap<String, String> = std::env::vars().collect();
-        let path = file.map(Path::to_path_buf).or_else(|| env.get("MADOGUCHI_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+        let path = file.map(Path::to_path_buf).or_else(|| {
+            env.get("MADOGUCHI_CONFIG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
         let text = match &path {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| ConfigError::File { path: p.clone(), reason: e.to_string() })?),
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| ConfigError::File {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?),
             None => None,
         };
         Config::from_sources(&env, text.as_deref(), path.as_deref())
     }
 
     /// The pure part of [`Config::load`]: an environment map and an optional file text.
-    pub fn from_sources(env: &HashMap<String, String>, file: Option<&str>, path: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        file: Option<&str>,
+        path: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let f: FileConfig = match file {
             Some(t) => toml::from_str(t).map_err(|e| ConfigError::File {
-                path: path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(config)")),
+                path: path
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("(config)")),
                 reason: e.to_string(),
             })?,
             None => FileConfig::default(),
@@ -244,7 +280,10 @@ impl Config {
         let mut c = Config::default();
 
         if let Some(a) = s.get("MADOGUCHI_ADDR").or(f.addr) {
-            c.addr = a.parse().map_err(|e| ConfigError::Invalid { setting: "MADOGUCHI_ADDR", reason: format!("{a:?}: {e}") })?;
+            c.addr = a.parse().map_err(|e| ConfigError::Invalid {
+                setting: "MADOGUCHI_ADDR",
+                reason: format!("{a:?}: {e}"),
+            })?;
         }
         c.content = s.get("MADOGUCHI_CONTENT").map(PathBuf::from).or(f.content);
         if let Some(v) = s.get("MADOGUCHI_BODY_LIMIT") {
@@ -253,7 +292,10 @@ impl Config {
             c.body_limit = v;
         }
         if c.body_limit < 1024 {
-            return Err(ConfigError::Invalid { setting: "MADOGUCHI_BODY_LIMIT", reason: "must be at least 1024 bytes".into() });
+            return Err(ConfigError::Invalid {
+                setting: "MADOGUCHI_BODY_LIMIT",
+                reason: "must be at least 1024 bytes".into(),
+            });
         }
         if let Some(v) = s.get("MADOGUCHI_RATE_LIMIT_BURST") {
             c.rate_limit.burst = parse_num("MADOGUCHI_RATE_LIMIT_BURST", &v)?;
@@ -266,7 +308,10 @@ impl Config {
             c.rate_limit.per_minute = v;
         }
         if c.rate_limit.burst == 0 {
-            return Err(ConfigError::Invalid { setting: "MADOGUCHI_RATE_LIMIT_BURST", reason: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                setting: "MADOGUCHI_RATE_LIMIT_BURST",
+                reason: "must be at least 1".into(),
+            });
         }
         if let Some(v) = s.get("MADOGUCHI_POLL_INTERVAL_MS") {
             c.poll_interval = Duration::from_millis(parse_num("MADOGUCHI_POLL_INTERVAL_MS", &v)?);
@@ -274,16 +319,28 @@ impl Config {
             c.poll_interval = Duration::from_millis(v);
         }
         if c.poll_interval < Duration::from_millis(50) {
-            return Err(ConfigError::Invalid { setting: "MADOGUCHI_POLL_INTERVAL_MS", reason: "must be at least 50".into() });
+            return Err(ConfigError::Invalid {
+                setting: "MADOGUCHI_POLL_INTERVAL_MS",
+                reason: "must be at least 50".into(),
+            });
         }
 
         // Slack: on when the signing secret (Events API) or the app token (Socket Mode)
         // is set; then the bot token is required.
-        let signing = s.get("SLACK_SIGNING_SECRET").map(Secret::new).or(f.slack.signing_secret);
-        let app_token = s.get("SLACK_APP_TOKEN").map(Secret::new).or(f.slack.app_token);
+        let signing = s
+            .get("SLACK_SIGNING_SECRET")
+            .map(Secret::new)
+            .or(f.slack.signing_secret);
+        let app_token = s
+            .get("SLACK_APP_TOKEN")
+            .map(Secret::new)
+            .or(f.slack.app_token);
         if let Some(t) = &app_token {
             if !t.expose().starts_with("xapp-") {
-                return Err(ConfigError::Invalid { setting: "SLACK_APP_TOKEN", reason: "must be an app-level token (xapp-…)".into() });
+                return Err(ConfigError::Invalid {
+                    setting: "SLACK_APP_TOKEN",
+                    reason: "must be an app-level token (xapp-…)".into(),
+                });
             }
         }
         if signing.is_some() || app_token.is_some() {
@@ -291,12 +348,24 @@ impl Config {
                 setting: "SLACK_BOT_TOKEN",
                 why: "when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set (answers are posted with chat.postMessage)",
             })?;
-            let api_base = s.get("SLACK_API_BASE").or(f.slack.api_base).unwrap_or_else(|| DEFAULT_SLACK_API_BASE.to_string());
+            let api_base = s
+                .get("SLACK_API_BASE")
+                .or(f.slack.api_base)
+                .unwrap_or_else(|| DEFAULT_SLACK_API_BASE.to_string());
             if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
-                return Err(ConfigError::Invalid { setting: "SLACK_API_BASE", reason: format!("{api_base:?} must start with http:// or https://") });
+                return Err(ConfigError::Invalid {
+                    setting: "SLACK_API_BASE",
+                    reason: format!("{api_base:?} must start with http:// or https://"),
+                });
             }
             let staff_channel = s.get("SLACK_STAFF_CHANNEL").or(f.slack.staff_channel);
-            c.slack = Some(SlackConfig { signing_secret: signing, bot_token, app_token, staff_channel, api_base: api_base.trim_end_matches('/').to_string() });
+            c.slack = Some(SlackConfig {
+                signing_secret: signing,
+                bot_token,
+                app_token,
+                staff_channel,
+                api_base: api_base.trim_end_matches('/').to_string(),
+            });
         } else if s.get("SLACK_BOT_TOKEN").is_some() || f.slack.bot_token.is_some() {
             return Err(ConfigError::Missing {
                 setting: "SLACK_SIGNING_SECRET",
@@ -304,8 +373,15 @@ impl Config {
             });
         }
 
-        if let Some(token) = s.get("MATTERMOST_TOKEN").map(Secret::new).or(f.mattermost.token) {
-            let bot_token = s.get("MATTERMOST_BOT_TOKEN").map(Secret::new).or(f.mattermost.bot_token);
+        if let Some(token) = s
+            .get("MATTERMOST_TOKEN")
+            .map(Secret::new)
+            .or(f.mattermost.token)
+        {
+            let bot_token = s
+                .get("MATTERMOST_BOT_TOKEN")
+                .map(Secret::new)
+                .or(f.mattermost.bot_token);
             let url = s.get("MATTERMOST_URL").or(f.mattermost.url);
             let url = match (&bot_token, url) {
                 (Some(_), None) => return Err(ConfigError::Missing { setting: "MATTERMOST_URL", why: "when MATTERMOST_BOT_TOKEN is set (the server root, e.g. https://mm.example.jp)" }),
@@ -318,9 +394,17 @@ impl Config {
                 }
                 (None, None) => None,
             };
-            c.mattermost = Some(MattermostConfig { token, bot_token, url });
+            c.mattermost = Some(MattermostConfig {
+                token,
+                bot_token,
+                url,
+            });
         } else if s.get("MATTERMOST_BOT_TOKEN").is_some() || f.mattermost.bot_token.is_some() {
-            return Err(ConfigError::Missing { setting: "MATTERMOST_TOKEN", why: "when MATTERMOST_BOT_TOKEN is set (members reach madoguchi through the webhook)" });
+            return Err(ConfigError::Missing {
+                setting: "MATTERMOST_TOKEN",
+                why:
+                    "when MATTERMOST_BOT_TOKEN is set (members reach madoguchi through the webhook)",
+            });
         }
 
         if let Some(token) = s.get("DISCORD_TOKEN").map(Secret::new).or(f.discord.token) {
@@ -340,14 +424,23 @@ impl Config {
                 Some(b) => Some(discord_api_base(&b)?),
                 None => None,
             };
-            c.discord = Some(DiscordConfig { token, staff_channel_id, channel_ids, guild_id, api_base });
+            c.discord = Some(DiscordConfig {
+                token,
+                staff_channel_id,
+                channel_ids,
+                guild_id,
+                api_base,
+            });
         }
         Ok(c)
     }
 
     /// One line per channel for the start-up log (no secrets).
     pub fn summary(&self) -> Vec<String> {
-        let mut out = vec![format!("http: {} (POST /v1/messages, GET /healthz, GET /metrics)", self.addr)];
+        let mut out = vec![format!(
+            "http: {} (POST /v1/messages, GET /healthz, GET /metrics)",
+            self.addr
+        )];
         match &self.slack {
             Some(s) => {
                 let mut modes = Vec::new();
@@ -376,8 +469,13 @@ impl Config {
         match &self.discord {
             Some(d) => out.push(format!(
                 "discord: gateway client{}, staff channel {}",
-                d.api_base.as_deref().map(|b| format!(" via {b} (rate limiting left to it)")).unwrap_or_default(),
-                d.staff_channel_id.map(|c| c.to_string()).unwrap_or_else(|| "(none)".into())
+                d.api_base
+                    .as_deref()
+                    .map(|b| format!(" via {b} (rate limiting left to it)"))
+                    .unwrap_or_default(),
+                d.staff_channel_id
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "(none)".into())
             )),
             None => out.push("discord: off (set DISCORD_TOKEN)".into()),
         }
@@ -390,7 +488,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -403,16 +504,27 @@ mod tests {
 
     #[test]
     fn slack_needs_its_bot_token_and_the_error_names_it() {
-        let e = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "s3cr3t")]), None, None).unwrap_err();
+        let e = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "s3cr3t")]), None, None)
+            .unwrap_err();
         assert!(e.to_string().contains("SLACK_BOT_TOKEN"), "{e}");
         assert!(!e.to_string().contains("s3cr3t"));
-        let e = Config::from_sources(&env(&[("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap_err();
+        let e =
+            Config::from_sources(&env(&[("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap_err();
         assert!(e.to_string().contains("SLACK_SIGNING_SECRET"), "{e}");
     }
 
     #[test]
     fn slack_settings_from_env_with_default_api_base() {
-        let c = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "abc"), ("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_STAFF_CHANNEL", "C1")]), None, None).unwrap();
+        let c = Config::from_sources(
+            &env(&[
+                ("SLACK_SIGNING_SECRET", "abc"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SLACK_STAFF_CHANNEL", "C1"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
         let s = c.slack.unwrap();
         assert_eq!(s.api_base, DEFAULT_SLACK_API_BASE);
         assert_eq!(s.staff_channel.as_deref(), Some("C1"));
@@ -421,13 +533,34 @@ mod tests {
 
     #[test]
     fn malformed_settings_name_the_setting() {
-        for (k, v) in [("MADOGUCHI_ADDR", "localhost"), ("MADOGUCHI_BODY_LIMIT", "lots"), ("MADOGUCHI_RATE_LIMIT_BURST", "0")] {
+        for (k, v) in [
+            ("MADOGUCHI_ADDR", "localhost"),
+            ("MADOGUCHI_BODY_LIMIT", "lots"),
+            ("MADOGUCHI_RATE_LIMIT_BURST", "0"),
+        ] {
             let e = Config::from_sources(&env(&[(k, v)]), None, None).unwrap_err();
             assert!(e.to_string().contains(k), "{k}: {e}");
         }
-        let e = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_STAFF_CHANNEL_ID", "#staff")]), None, None).unwrap_err();
+        let e = Config::from_sources(
+            &env(&[
+                ("DISCORD_TOKEN", "t"),
+                ("DISCORD_STAFF_CHANNEL_ID", "#staff"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("DISCORD_STAFF_CHANNEL_ID"), "{e}");
-        let e = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "a"), ("SLACK_BOT_TOKEN", "b"), ("SLACK_API_BASE", "slack.com")]), None, None).unwrap_err();
+        let e = Config::from_sources(
+            &env(&[
+                ("SLACK_SIGNING_SECRET", "a"),
+                ("SLACK_BOT_TOKEN", "b"),
+                ("SLACK_API_BASE", "slack.com"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("SLACK_API_BASE"), "{e}");
     }
 
@@ -443,7 +576,12 @@ mod tests {
             token = "disc"
             channel_ids = [1, 2]
         "#;
-        let c = Config::from_sources(&env(&[("SLACK_SIGNING_SECRET", "from-env")]), Some(file), None).unwrap();
+        let c = Config::from_sources(
+            &env(&[("SLACK_SIGNING_SECRET", "from-env")]),
+            Some(file),
+            None,
+        )
+        .unwrap();
         assert_eq!(c.addr.port(), 9000);
         let s = c.slack.unwrap();
         assert_eq!(s.signing_secret.unwrap().expose(), "from-env");
@@ -453,14 +591,23 @@ mod tests {
 
     #[test]
     fn unknown_file_keys_are_an_error_naming_the_file() {
-        let e = Config::from_sources(&env(&[]), Some("slak = 1"), Some(Path::new("m.toml"))).unwrap_err();
-        assert!(e.to_string().contains("m.toml") && e.to_string().contains("slak"), "{e}");
+        let e = Config::from_sources(&env(&[]), Some("slak = 1"), Some(Path::new("m.toml")))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("m.toml") && e.to_string().contains("slak"),
+            "{e}"
+        );
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
         let c = Config::from_sources(
-            &env(&[("SLACK_SIGNING_SECRET", "sig-VALUE"), ("SLACK_BOT_TOKEN", "xoxb-VALUE"), ("MATTERMOST_TOKEN", "mm-VALUE"), ("DISCORD_TOKEN", "dc-VALUE")]),
+            &env(&[
+                ("SLACK_SIGNING_SECRET", "sig-VALUE"),
+                ("SLACK_BOT_TOKEN", "xoxb-VALUE"),
+                ("MATTERMOST_TOKEN", "mm-VALUE"),
+                ("DISCORD_TOKEN", "dc-VALUE"),
+            ]),
             None,
             None,
         )
@@ -472,27 +619,82 @@ mod tests {
 
     #[test]
     fn new_channel_modes_are_read_and_checked() {
-        let c = Config::from_sources(&env(&[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap();
+        let c = Config::from_sources(
+            &env(&[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "xoxb-1")]),
+            None,
+            None,
+        )
+        .unwrap();
         let s = c.slack.as_ref().unwrap();
         assert!(s.signing_secret.is_none() && s.app_token.is_some());
         assert!(c.summary().iter().any(|l| l.contains("Socket Mode")));
-        let e = Config::from_sources(&env(&[("SLACK_APP_TOKEN", "xoxb-wrong"), ("SLACK_BOT_TOKEN", "xoxb-1")]), None, None).unwrap_err();
+        let e = Config::from_sources(
+            &env(&[
+                ("SLACK_APP_TOKEN", "xoxb-wrong"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("SLACK_APP_TOKEN"), "{e}");
-        let c = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "http://127.0.0.1:7000/")]), None, None).unwrap();
-        assert_eq!(c.discord.unwrap().api_base.as_deref(), Some("http://127.0.0.1:7000"));
-        let e = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_API_BASE", "http://x/api/v10")]), None, None).unwrap_err();
+        let c = Config::from_sources(
+            &env(&[
+                ("DISCORD_TOKEN", "t"),
+                ("DISCORD_API_BASE", "http://127.0.0.1:7000/"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.discord.unwrap().api_base.as_deref(),
+            Some("http://127.0.0.1:7000")
+        );
+        let e = Config::from_sources(
+            &env(&[
+                ("DISCORD_TOKEN", "t"),
+                ("DISCORD_API_BASE", "http://x/api/v10"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("DISCORD_API_BASE"), "{e}");
-        let c = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w"), ("MATTERMOST_BOT_TOKEN", "b"), ("MATTERMOST_URL", "http://mm:8065/api/v4")]), None, None).unwrap();
+        let c = Config::from_sources(
+            &env(&[
+                ("MATTERMOST_TOKEN", "w"),
+                ("MATTERMOST_BOT_TOKEN", "b"),
+                ("MATTERMOST_URL", "http://mm:8065/api/v4"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(c.mattermost.unwrap().url.as_deref(), Some("http://mm:8065"));
-        let e = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w"), ("MATTERMOST_BOT_TOKEN", "b")]), None, None).unwrap_err();
+        let e = Config::from_sources(
+            &env(&[("MATTERMOST_TOKEN", "w"), ("MATTERMOST_BOT_TOKEN", "b")]),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("MATTERMOST_URL"), "{e}");
         let c = Config::from_sources(&env(&[("MATTERMOST_TOKEN", "w")]), None, None).unwrap();
-        assert!(c.summary().iter().any(|l| l.contains("CANNOT be pushed")), "{:?}", c.summary());
+        assert!(
+            c.summary().iter().any(|l| l.contains("CANNOT be pushed")),
+            "{:?}",
+            c.summary()
+        );
     }
 
     #[test]
     fn discord_channel_ids_accept_commas_and_spaces() {
-        let c = Config::from_sources(&env(&[("DISCORD_TOKEN", "t"), ("DISCORD_CHANNEL_IDS", "11, 22 33")]), None, None).unwrap();
+        let c = Config::from_sources(
+            &env(&[("DISCORD_TOKEN", "t"), ("DISCORD_CHANNEL_IDS", "11, 22 33")]),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(c.discord.unwrap().channel_ids, vec![11, 22, 33]);
     }
 }

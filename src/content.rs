@@ -27,7 +27,10 @@ pub struct Content {
 #[derive(Debug, thiserror::Error)]
 pub enum ContentLoadError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}: not valid UTF-8")]
     Utf8(PathBuf),
 }
@@ -36,7 +39,13 @@ impl Content {
     /// The content compiled into this binary.
     pub fn embedded() -> Content {
         Content {
-            files: embedded::EMBEDDED.iter().map(|(p, t)| ContentFile { path: p.to_string(), text: t.to_string() }).collect(),
+            files: embedded::EMBEDDED
+                .iter()
+                .map(|(p, t)| ContentFile {
+                    path: p.to_string(),
+                    text: t.to_string(),
+                })
+                .collect(),
             origin: "<embedded>".to_string(),
         }
     }
@@ -52,23 +61,42 @@ impl Content {
                 Err(source) => return Err(ContentLoadError::Io { path: d, source }),
             };
             for entry in rd {
-                let entry = entry.map_err(|source| ContentLoadError::Io { path: d.clone(), source })?;
+                let entry = entry.map_err(|source| ContentLoadError::Io {
+                    path: d.clone(),
+                    source,
+                })?;
                 let p = entry.path();
                 if !p.is_file() {
                     continue;
                 }
-                let bytes = std::fs::read(&p).map_err(|source| ContentLoadError::Io { path: p.clone(), source })?;
-                let text = String::from_utf8(bytes).map_err(|_| ContentLoadError::Utf8(p.clone()))?;
-                files.push(ContentFile { path: format!("{dir}/{}", entry.file_name().to_string_lossy()), text });
+                let bytes = std::fs::read(&p).map_err(|source| ContentLoadError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                let text =
+                    String::from_utf8(bytes).map_err(|_| ContentLoadError::Utf8(p.clone()))?;
+                files.push(ContentFile {
+                    path: format!("{dir}/{}", entry.file_name().to_string_lossy()),
+                    text,
+                });
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Content { files, origin: root.display().to_string() })
+        Ok(Content {
+            files,
+            origin: root.display().to_string(),
+        })
     }
 
     /// Files under `dir/` whose name ends with `ext`.
-    pub fn files_in<'a>(&'a self, dir: &'a str, ext: &'a str) -> impl Iterator<Item = &'a ContentFile> + 'a {
-        self.files.iter().filter(move |f| f.path.starts_with(dir) && f.path[dir.len()..].starts_with('/') && f.path.ends_with(ext))
+    pub fn files_in<'a>(
+        &'a self,
+        dir: &'a str,
+        ext: &'a str,
+    ) -> impl Iterator<Item = &'a ContentFile> + 'a {
+        self.files.iter().filter(move |f| {
+            f.path.starts_with(dir) && f.path[dir.len()..].starts_with('/') && f.path.ends_with(ext)
+        })
     }
 
     pub fn get(&self, path: &str) -> Option<&ContentFile> {

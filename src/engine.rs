@@ -41,7 +41,11 @@ fn required<'a>(content: &'a Content, path: &str, errs: &mut Vec<ContentError>) 
     match content.get(path) {
         Some(f) => &f.text,
         None => {
-            errs.push(ContentError::new(path, 0, format!("missing (looked in {})", content.origin)));
+            errs.push(ContentError::new(
+                path,
+                0,
+                format!("missing (looked in {})", content.origin),
+            ));
             ""
         }
     }
@@ -58,7 +62,10 @@ pub fn parse_variants(file: &str, src: &str) -> Result<Vec<Variant>, Vec<Content
         }
         match l.split_once('\t') {
             Some((from, to)) if !from.trim().is_empty() && !to.contains('\t') => {
-                out.push(Variant { from: from.trim().to_string(), to: to.trim().to_string() })
+                out.push(Variant {
+                    from: from.trim().to_string(),
+                    to: to.trim().to_string(),
+                })
             }
             _ => errs.push(ContentError::new(file, i + 1, "expected `from<TAB>to`")),
         }
@@ -72,7 +79,11 @@ pub fn parse_variants(file: &str, src: &str) -> Result<Vec<Variant>, Vec<Content
 
 /// Validates the user dictionary (`surface,pos,reading`, `#` comments) and returns the
 /// rows with surfaces normalised the way member text is.
-pub fn parse_user_dict(file: &str, src: &str, norm: &Normalizer) -> Result<Vec<(String, String, String)>, Vec<ContentError>> {
+pub fn parse_user_dict(
+    file: &str,
+    src: &str,
+    norm: &Normalizer,
+) -> Result<Vec<(String, String, String)>, Vec<ContentError>> {
     let mut rows = Vec::new();
     let mut errs = Vec::new();
     let mut seen = std::collections::HashMap::new();
@@ -83,16 +94,28 @@ pub fn parse_user_dict(file: &str, src: &str, norm: &Normalizer) -> Result<Vec<(
         }
         let cols: Vec<&str> = l.split(',').map(str::trim).collect();
         if cols.len() != 3 || cols.iter().any(|c| c.is_empty()) {
-            errs.push(ContentError::new(file, i + 1, "expected `surface,part of speech,reading`"));
+            errs.push(ContentError::new(
+                file,
+                i + 1,
+                "expected `surface,part of speech,reading`",
+            ));
             continue;
         }
         let surface = norm.normalize(cols[0]).as_str().to_string();
         if let Some(prev) = seen.insert(surface.clone(), i + 1) {
-            errs.push(ContentError::new(file, i + 1, format!("{surface:?} is already on line {prev}")));
+            errs.push(ContentError::new(
+                file,
+                i + 1,
+                format!("{surface:?} is already on line {prev}"),
+            ));
             continue;
         }
         if !cols[2].chars().all(|c| matches!(c, 'ァ'..='ヺ' | 'ー')) {
-            errs.push(ContentError::new(file, i + 1, format!("reading {:?} must be katakana", cols[2])));
+            errs.push(ContentError::new(
+                file,
+                i + 1,
+                format!("reading {:?} must be katakana", cols[2]),
+            ));
             continue;
         }
         rows.push((surface, cols[1].to_string(), cols[2].to_string()));
@@ -118,18 +141,29 @@ pub fn build_lindera(rows: &[(String, String, String)]) -> Result<Lindera, Engin
         for (s, p, r) in rows {
             writeln!(tmp, "{s},{p},{r}").map_err(|e| EngineError::Tokenizer(e.to_string()))?;
         }
-        tmp.flush().map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        let cfg = UserDictionaryConfig { kind: Some(DictionaryKind::IPADIC), path: tmp.path().to_path_buf() };
-        let dict = lindera_dictionary::load_user_dictionary(cfg).map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        tmp.flush()
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        let cfg = UserDictionaryConfig {
+            kind: Some(DictionaryKind::IPADIC),
+            path: tmp.path().to_path_buf(),
+        };
+        let dict = lindera_dictionary::load_user_dictionary(cfg)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
         Some(dict)
     };
-    let dictionary = lindera_dictionary::load_dictionary_from_config(DictionaryConfig { kind: Some(DictionaryKind::IPADIC), path: None })
-        .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+    let dictionary = lindera_dictionary::load_dictionary_from_config(DictionaryConfig {
+        kind: Some(DictionaryKind::IPADIC),
+        path: None,
+    })
+    .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
     Ok(Lindera::new(dictionary, user_dictionary, Mode::Normal))
 }
 
 /// Builds the analyzer (normaliser, lindera, synonyms) from content.
-pub fn build_analyzer(content: &Content, errs: &mut Vec<ContentError>) -> Result<Analyzer, EngineError> {
+pub fn build_analyzer(
+    content: &Content,
+    errs: &mut Vec<ContentError>,
+) -> Result<Analyzer, EngineError> {
     let variants = match parse_variants(VARIANTS, required(content, VARIANTS, errs)) {
         Ok(v) => v,
         Err(e) => {
@@ -153,7 +187,11 @@ pub fn build_analyzer(content: &Content, errs: &mut Vec<ContentError>) -> Result
         }
     };
     let tokenizer = Tokenizer::new(build_lindera(&rows)?);
-    Ok(Analyzer { normalizer, tokenizer, synonyms })
+    Ok(Analyzer {
+        normalizer,
+        tokenizer,
+        synonyms,
+    })
 }
 
 /// Parses and validates the payment rules.
@@ -180,7 +218,10 @@ pub fn build_assessor(content: &Content) -> Result<Assessor, EngineError> {
     };
     let rules = build_rules(content, &mut errs);
     match rules {
-        Some(rules) if errs.is_empty() => Ok(Assessor { normalizer: Normalizer::new(variants), rules }),
+        Some(rules) if errs.is_empty() => Ok(Assessor {
+            normalizer: Normalizer::new(variants),
+            rules,
+        }),
         _ => Err(EngineError::Content(errs)),
     }
 }
@@ -255,7 +296,14 @@ fn facet_readings(analyzer: &Analyzer, intents: &[IntentDef]) -> Vec<(Label, usi
             let rs = f
                 .keywords
                 .iter()
-                .map(|k| analyzer.analyze(k).tokens.iter().map(|t| &*t.reading).collect::<String>())
+                .map(|k| {
+                    analyzer
+                        .analyze(k)
+                        .tokens
+                        .iter()
+                        .map(|t| &*t.reading)
+                        .collect::<String>()
+                })
                 .filter(|r| !r.is_empty())
                 .collect();
             out.push((def.label, i, rs));
@@ -272,7 +320,11 @@ pub fn fill_amounts(def: &mut IntentDef, src: &str, rules: &RuleSet) -> Vec<Cont
     use crate::core::rules::{PaymentKind, Yen};
     let attack = rules.payment(PaymentKind::CyberAttack).amount.get();
     let leak = rules.payment(PaymentKind::Leak).amount.get();
-    let closure = rules.supplements.first().map(|s| s.amount.get()).unwrap_or(0);
+    let closure = rules
+        .supplements
+        .first()
+        .map(|s| s.amount.get())
+        .unwrap_or(0);
     let values = [
         ("{amount:cyberattack}", Yen(attack)),
         ("{amount:leak}", Yen(leak)),
@@ -288,8 +340,18 @@ pub fn fill_amounts(def: &mut IntentDef, src: &str, rules: &RuleSet) -> Vec<Cont
         }
         if let Some(i) = text.find("{amount:") {
             let bad: String = text[i..].chars().take_while(|c| *c != '}').collect();
-            let line = src.find(&bad).map(|b| src[..b].lines().count()).unwrap_or(0);
-            errs.push(ContentError::new(&def.file, line, format!("unknown placeholder {bad}}} (known: {})", values.iter().map(|v| v.0).collect::<Vec<_>>().join(", "))));
+            let line = src
+                .find(&bad)
+                .map(|b| src[..b].lines().count())
+                .unwrap_or(0);
+            errs.push(ContentError::new(
+                &def.file,
+                line,
+                format!(
+                    "unknown placeholder {bad}}} (known: {})",
+                    values.iter().map(|v| v.0).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
     };
     fill(&mut def.answer);
@@ -300,11 +362,20 @@ pub fn fill_amounts(def: &mut IntentDef, src: &str, rules: &RuleSet) -> Vec<Cont
 }
 
 fn keywords_of(intents: &[IntentDef]) -> Keywords {
-    Keywords::new(intents.iter().map(|i| (i.label, i.keywords.clone())).collect())
+    Keywords::new(
+        intents
+            .iter()
+            .map(|i| (i.label, i.keywords.clone()))
+            .collect(),
+    )
 }
 
 /// Every example as (label, features), in file order: the classifier's training set.
-pub fn training_data(analyzer: &Analyzer, intents: &[IntentDef], keywords: &Keywords) -> Vec<(Label, Features)> {
+pub fn training_data(
+    analyzer: &Analyzer,
+    intents: &[IntentDef],
+    keywords: &Keywords,
+) -> Vec<(Label, Features)> {
     intents
         .iter()
         .flat_map(|i| i.examples.iter().map(move |ex| (i.label, ex)))
@@ -329,17 +400,32 @@ pub fn cross_validate(bot: &Bot, k: usize) -> (f64, Vec<CvMiss>) {
     let k = k.max(2);
     let keywords = bot.classifier.keywords().clone();
     let data = training_data(&bot.analyzer, &bot.intents, &keywords);
-    let refs: Vec<(&IntentDef, &crate::core::intents::Example)> =
-        bot.intents.iter().flat_map(|i| i.examples.iter().map(move |e| (i, e))).collect();
+    let refs: Vec<(&IntentDef, &crate::core::intents::Example)> = bot
+        .intents
+        .iter()
+        .flat_map(|i| i.examples.iter().map(move |e| (i, e)))
+        .collect();
     let mut misses = Vec::new();
     for fold in 0..k {
-        let train: Vec<(Label, Features)> = data.iter().enumerate().filter(|(n, _)| n % k != fold).map(|(_, d)| d.clone()).collect();
+        let train: Vec<(Label, Features)> = data
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % k != fold)
+            .map(|(_, d)| d.clone())
+            .collect();
         let model = Classifier::train(&train, keywords.clone(), TrainConfig::default());
         for (n, (want, f)) in data.iter().enumerate().filter(|(n, _)| n % k == fold) {
             let p = model.predict_features(f);
             if p.top() != *want {
                 let (def, ex) = refs[n];
-                misses.push(CvMiss { file: def.file.clone(), line: ex.line, text: ex.text.clone(), want: *want, got: p.top(), confidence: p.confidence() });
+                misses.push(CvMiss {
+                    file: def.file.clone(),
+                    line: ex.line,
+                    text: ex.text.clone(),
+                    want: *want,
+                    got: p.top(),
+                    confidence: p.confidence(),
+                });
             }
         }
     }

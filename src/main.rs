@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "madoguchi", version, about = "日本医師会サイバーセキュリティ支援制度の問い合わせ窓口ボット")]
+#[command(
+    name = "madoguchi",
+    version,
+    about = "日本医師会サイバーセキュリティ支援制度の問い合わせ窓口ボット"
+)]
 struct Cli {
     /// Content directory holding intents/, dictionaries/ and rules/ (default: the copy
     /// compiled into this binary).
@@ -59,7 +63,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

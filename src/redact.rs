@@ -41,7 +41,12 @@ impl Redactor {
     /// Reads `MADOGUCHI_REDACT` (`off`, `false`, `0`, `no` disable it).
     pub fn from_env() -> Self {
         let off = std::env::var("MADOGUCHI_REDACT")
-            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "off" | "false" | "0" | "no"))
+            .map(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "off" | "false" | "0" | "no"
+                )
+            })
             .unwrap_or(false);
         Redactor { enabled: !off }
     }
@@ -76,8 +81,9 @@ static NAMED_ID_RE: Lazy<Regex> = Lazy::new(|| {
 
 /// A run of digits possibly split by separators (phone numbers, long identifiers),
 /// optionally with an international +81 prefix.
-static DIGIT_RUN_RE: Lazy<Regex> =
-    Lazy::new(|| Regex::new(&format!(r"(?:[+＋]\s?)?{D}(?:{SEP}{{0,2}}{D})*")).expect("digit run regex"));
+static DIGIT_RUN_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(&format!(r"(?:[+＋]\s?)?{D}(?:{SEP}{{0,2}}{D})*")).expect("digit run regex")
+});
 
 /// A name directly before an honorific, with or without a space: up to four kanji (a
 /// family and a given name may be split by one space), a katakana, hiragana or latin
@@ -97,26 +103,171 @@ static ROMAJI_NAME_RE: Lazy<Regex> = Lazy::new(|| {
 
 /// Words that come before 先生/様 but are not names.
 const NOT_NAMES: &[&str] = &[
-    "皆", "皆々", "各", "お客", "客", "患者", "院長", "副院長", "理事長", "担当", "医師", "主治医", "御", "貴", "貴院",
-    "会員", "先方", "相手", "相手方", "外部", "業者", "事務局", "窓口", "会長", "部長", "課長", "係長", "開業医", "勤務医",
-    "奥", "王", "神", "仏", "殿", "同", "上", "名", "今", "前", "後", "各位", "利用者", "ご利用者", "受講者", "職員",
-    "担当者", "参加者", "関係者", "会社", "御社", "貴社", "保護者", "家族", "ご家族", "歯科医", "医", "スタッフ", "ドクター",
-    "スタッフの", "メンバー", "ユーザー", "お客さん", "医者", "看護師", "薬剤師", "技師", "受付", "大家", "事務", "業者",
-    "ベンダー", "メーカー", "エンジニア", "サポート", "お疲れ", "ご苦労", "お世話", "先生", "様", "父", "母", "兄", "姉", "娘",
-    "息子", "子", "お子", "叔父", "叔母", "伯父", "伯母", "旦那", "先輩", "後輩", "店員", "歯医者", "獣医", "病院", "医院",
-    "薬局", "銀行", "警察", "役所", "税理士", "弁護士", "社労士", "保険屋", "代理店", "販売店",
+    "皆",
+    "皆々",
+    "各",
+    "お客",
+    "客",
+    "患者",
+    "院長",
+    "副院長",
+    "理事長",
+    "担当",
+    "医師",
+    "主治医",
+    "御",
+    "貴",
+    "貴院",
+    "会員",
+    "先方",
+    "相手",
+    "相手方",
+    "外部",
+    "業者",
+    "事務局",
+    "窓口",
+    "会長",
+    "部長",
+    "課長",
+    "係長",
+    "開業医",
+    "勤務医",
+    "奥",
+    "王",
+    "神",
+    "仏",
+    "殿",
+    "同",
+    "上",
+    "名",
+    "今",
+    "前",
+    "後",
+    "各位",
+    "利用者",
+    "ご利用者",
+    "受講者",
+    "職員",
+    "担当者",
+    "参加者",
+    "関係者",
+    "会社",
+    "御社",
+    "貴社",
+    "保護者",
+    "家族",
+    "ご家族",
+    "歯科医",
+    "医",
+    "スタッフ",
+    "ドクター",
+    "スタッフの",
+    "メンバー",
+    "ユーザー",
+    "お客さん",
+    "医者",
+    "看護師",
+    "薬剤師",
+    "技師",
+    "受付",
+    "大家",
+    "事務",
+    "業者",
+    "ベンダー",
+    "メーカー",
+    "エンジニア",
+    "サポート",
+    "お疲れ",
+    "ご苦労",
+    "お世話",
+    "先生",
+    "様",
+    "父",
+    "母",
+    "兄",
+    "姉",
+    "娘",
+    "息子",
+    "子",
+    "お子",
+    "叔父",
+    "叔母",
+    "伯父",
+    "伯母",
+    "旦那",
+    "先輩",
+    "後輩",
+    "店員",
+    "歯医者",
+    "獣医",
+    "病院",
+    "医院",
+    "薬局",
+    "銀行",
+    "警察",
+    "役所",
+    "税理士",
+    "弁護士",
+    "社労士",
+    "保険屋",
+    "代理店",
+    "販売店",
 ];
 
 /// Hiragana that ends a run before an honorific but is a word, not a name
 /// (たくさん, みなさん, おつかれさま, 「について先生」…).
 const NOT_KANA_NAME_ENDINGS: &[&str] = &[
-    "たく", "みな", "おじ", "おば", "おとう", "おかあ", "おにい", "おねえ", "おばあ", "おじい", "おく", "おきゃく", "おいしゃ",
-    "おつかれ", "ごくろう", "おせわ", "おかげ", "ぜひ", "また", "いつも", "どうぞ", "よろしく", "せい", "けい", "よ", "はっ",
-    "かい", "こう", "しん", "にい", "ねえ", "いっ", "に", "は", "が", "を", "も", "て", "で", "へ", "と", "の", "ご", "お",
+    "たく",
+    "みな",
+    "おじ",
+    "おば",
+    "おとう",
+    "おかあ",
+    "おにい",
+    "おねえ",
+    "おばあ",
+    "おじい",
+    "おく",
+    "おきゃく",
+    "おいしゃ",
+    "おつかれ",
+    "ごくろう",
+    "おせわ",
+    "おかげ",
+    "ぜひ",
+    "また",
+    "いつも",
+    "どうぞ",
+    "よろしく",
+    "せい",
+    "けい",
+    "よ",
+    "はっ",
+    "かい",
+    "こう",
+    "しん",
+    "にい",
+    "ねえ",
+    "いっ",
+    "に",
+    "は",
+    "が",
+    "を",
+    "も",
+    "て",
+    "で",
+    "へ",
+    "と",
+    "の",
+    "ご",
+    "お",
 ];
 
 /// Romaji words before san/sama/sensei that are not names.
-const NOT_ROMAJI_NAMES: &[&str] = &["mina", "minna", "otsukare", "gokurou", "okyaku", "the", "a", "an", "my", "our", "your", "dear", "hi", "hello"];
+const NOT_ROMAJI_NAMES: &[&str] = &[
+    "mina", "minna", "otsukare", "gokurou", "okyaku", "the", "a", "an", "my", "our", "your",
+    "dear", "hi", "hello",
+];
 
 /// The ASCII digits of `s`, full-width digits folded (０１２ → 012).
 pub fn digits_of(s: &str) -> String {
@@ -150,7 +301,11 @@ pub fn redact(text: &str) -> Cow<'_, str> {
                 if digits_of(&c["num"]).len() < 4 {
                     return c[0].to_string();
                 }
-                let token = if label.starts_with("医籍") { DOCTOR_ID } else { MEMBER_ID };
+                let token = if label.starts_with("医籍") {
+                    DOCTOR_ID
+                } else {
+                    MEMBER_ID
+                };
                 format!("{}{}{}", label, &c["gap"], token)
             })
             .into_owned();
@@ -278,7 +433,18 @@ pub fn database_url(url: &str) -> String {
             .map(|kv| {
                 let (k, _) = kv.split_once('=').unwrap_or((kv, ""));
                 let kl = k.to_ascii_lowercase();
-                let safe = ["sslmode", "application_name", "connect_timeout", "host", "port", "dbname", "user", "options", "mode", "statement-cache-capacity"];
+                let safe = [
+                    "sslmode",
+                    "application_name",
+                    "connect_timeout",
+                    "host",
+                    "port",
+                    "dbname",
+                    "user",
+                    "options",
+                    "mode",
+                    "statement-cache-capacity",
+                ];
                 if safe.contains(&kl.as_str()) {
                     kv.to_string()
                 } else {
@@ -299,9 +465,24 @@ fn is_not_name(name: &str) -> bool {
         return NOT_KANA_NAME_ENDINGS.iter().any(|w| name.ends_with(w));
     }
     // 「院長先生」「担当医師様」: a title ending the run is not a name
-    ["院長", "理事長", "担当", "医師", "主治医", "会員", "事務局", "職員", "患者", "業者", "関係者", "者", "会社", "御中"]
-        .iter()
-        .any(|t| name.ends_with(t) && name.chars().count() <= t.chars().count() + 1)
+    [
+        "院長",
+        "理事長",
+        "担当",
+        "医師",
+        "主治医",
+        "会員",
+        "事務局",
+        "職員",
+        "患者",
+        "業者",
+        "関係者",
+        "者",
+        "会社",
+        "御中",
+    ]
+    .iter()
+    .any(|t| name.ends_with(t) && name.chars().count() <= t.chars().count() + 1)
         || name.chars().all(|c| c == 'ー')
 }
 
@@ -331,28 +512,41 @@ mod tests {
     fn hotline_is_not_pii() {
         let t = "緊急相談窓口 0120-179-066 へお電話ください";
         assert_eq!(redact(t), t);
-        assert_eq!(redact("０１２０－１７９－０６６"), "０１２０－１７９－０６６");
+        assert_eq!(
+            redact("０１２０－１７９－０６６"),
+            "０１２０－１７９－０６６"
+        );
     }
 
     #[test]
     fn named_ids_are_redacted_but_amounts_and_dates_kept() {
         let r = redact("医籍番号は123456、会員番号：1234567890です");
-        assert_eq!(r, format!("医籍番号は{DOCTOR_ID}、会員番号：{MEMBER_ID}です"));
+        assert_eq!(
+            r,
+            format!("医籍番号は{DOCTOR_ID}、会員番号：{MEMBER_ID}です")
+        );
         let r = redact("医籍 １２３４５６");
         assert_eq!(r, format!("医籍 {DOCTOR_ID}"));
-        let t = "医籍番号（6桁）または会員番号（10桁）、2022-06-01以降、100,000円、150000円、6日間休業";
+        let t =
+            "医籍番号（6桁）または会員番号（10桁）、2022-06-01以降、100,000円、150000円、6日間休業";
         assert_eq!(redact(t), t);
     }
 
     #[test]
     fn emails_are_redacted() {
-        assert_eq!(redact("taro.yamada@example.co.jp に連絡を"), format!("{EMAIL} に連絡を"));
+        assert_eq!(
+            redact("taro.yamada@example.co.jp に連絡を"),
+            format!("{EMAIL} に連絡を")
+        );
         assert_eq!(redact("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ"), EMAIL);
     }
 
     #[test]
     fn names_before_sensei_sama_are_redacted_titles_kept() {
-        assert_eq!(redact("山田先生の診療所です"), format!("{NAME}先生の診療所です"));
+        assert_eq!(
+            redact("山田先生の診療所です"),
+            format!("{NAME}先生の診療所です")
+        );
         assert_eq!(redact("院長の佐藤様から"), format!("院長の{NAME}様から"));
         assert_eq!(redact("院長先生が"), "院長先生が");
         assert_eq!(redact("皆様へ"), "皆様へ");
@@ -383,7 +577,17 @@ mod tests {
 
     #[test]
     fn common_words_before_honorifics_are_kept() {
-        for t in ["たくさんの", "みなさんへ", "お客さん", "おつかれさまです", "患者さん", "業者さん", "院長先生", "皆様", "について先生に相談"] {
+        for t in [
+            "たくさんの",
+            "みなさんへ",
+            "お客さん",
+            "おつかれさまです",
+            "患者さん",
+            "業者さん",
+            "院長先生",
+            "皆様",
+            "について先生に相談",
+        ] {
             assert_eq!(redact(t), t);
         }
     }
@@ -411,16 +615,31 @@ mod tests {
     #[test]
     fn database_urls_lose_every_secret() {
         for (u, secret) in [
-            ("postgres://app:hunter2secret@db.example:5432/madoguchi", "hunter2secret"),
-            ("postgres://db.example/madoguchi?password=hunter2secret&sslmode=require", "hunter2secret"),
-            ("postgresql://app@db/m?sslpassword=hunter2secret", "hunter2secret"),
+            (
+                "postgres://app:hunter2secret@db.example:5432/madoguchi",
+                "hunter2secret",
+            ),
+            (
+                "postgres://db.example/madoguchi?password=hunter2secret&sslmode=require",
+                "hunter2secret",
+            ),
+            (
+                "postgresql://app@db/m?sslpassword=hunter2secret",
+                "hunter2secret",
+            ),
             ("postgres://app:p%40ss@w0rd@db/m", "w0rd"),
-            ("postgres:///m?host=/run/pg&password=hunter2secret", "hunter2secret"),
+            (
+                "postgres:///m?host=/run/pg&password=hunter2secret",
+                "hunter2secret",
+            ),
         ] {
             let d = database_url(u);
             assert!(!d.contains(secret), "{u} → {d}");
         }
-        assert_eq!(database_url("postgres://app:x@db:5432/m?sslmode=require"), "postgres://app:***@db:5432/m?sslmode=require");
+        assert_eq!(
+            database_url("postgres://app:x@db:5432/m?sslmode=require"),
+            "postgres://app:***@db:5432/m?sslmode=require"
+        );
     }
 
     proptest::proptest! {

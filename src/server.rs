@@ -50,8 +50,14 @@ async fn request_deadline(State(limit): State<Duration>, req: Request, next: Nex
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => {
-            let mut r = ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request was not received in time").into_response();
-            r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            let mut r = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request was not received in time",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
             r
         }
     }
@@ -59,8 +65,16 @@ async fn request_deadline(State(limit): State<Duration>, req: Request, next: Nex
 
 /// Serves `router` on `listener` until `stop` resolves, then shuts down within
 /// `limits.shutdown_grace`.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: impl Future<Output = ()>) -> std::io::Result<()> {
-    let router = router.layer(axum::middleware::from_fn_with_state(limits.request_timeout, request_deadline));
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        limits.request_timeout,
+        request_deadline,
+    ));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (shut_tx, shut_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
@@ -89,14 +103,18 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         let mut shut = shut_rx.clone();
         conns.spawn(async move {
             let _permit = permit;
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                // the peer address, for per-address rate limits (`ConnectInfo<SocketAddr>`)
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(req)
-            });
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    // the peer address, for per-address rate limits (`ConnectInfo<SocketAddr>`)
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(req)
+                });
             let mut b = hyper::server::conn::http1::Builder::new();
-            b.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true);
             let conn = b.serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
             tokio::select! {
@@ -115,7 +133,10 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("closing {} connection(s) still open after the shutdown grace period", conns.len());
+        tracing::warn!(
+            "closing {} connection(s) still open after the shutdown grace period",
+            conns.len()
+        );
         conns.abort_all();
         while conns.join_next().await.is_some() {}
     }

@@ -7,18 +7,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::channels::{ChannelKind, Inbound};
 use crate::core::dialogue::Bot;
 use crate::core::handoff::Handoff;
-use crate::core::route::TurnContext;
 use crate::core::hours::Clock;
-use crate::channels::{ChannelKind, Inbound};
+use crate::core::route::TurnContext;
 use crate::core::turn::{ConversationState, Reply};
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
 use crate::store::{ErrorClass, Store, TurnRecord};
 
 pub use crate::store::{
-    Backend, DbHealth, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats, StoreConfig, StoreError, TranscriptLine,
+    Backend, DbHealth, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats,
+    StoreConfig, StoreError, TranscriptLine,
 };
 
 /// Time budgets of one member turn, so the answer (the hotline first) never waits on
@@ -36,8 +37,13 @@ pub const STAFF_BUDGET: Duration = Duration::from_secs(5);
 pub const RECOVERY_TICK: Duration = Duration::from_millis(500);
 
 /// Runs a storage operation within `budget`; [`StoreError::Timeout`] when it does not finish.
-pub async fn bounded<T, E: From<StoreError>>(budget: Duration, fut: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-    tokio::time::timeout(budget, fut).await.unwrap_or_else(|_| Err(StoreError::Timeout.into()))
+pub async fn bounded<T, E: From<StoreError>>(
+    budget: Duration,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(budget, fut)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Timeout.into()))
 }
 
 /// What the member gets for one message.
@@ -110,7 +116,11 @@ impl Service {
     }
 
     fn replies_inline(&self, channel: ChannelKind) -> bool {
-        !self.pushed.read().unwrap_or_else(|p| p.into_inner()).contains(&channel)
+        !self
+            .pushed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&channel)
     }
 
     /// Opens the store (DATABASE_URL, `cfg.sqlite_path`, or the SQLite default), runs
@@ -118,16 +128,41 @@ impl Service {
     /// database that is unreachable, read-only, full or locked is not an error: turns
     /// are spooled and written when it is back (the migrations run then). A bad
     /// configuration or a migration the database refuses as wrong is.
-    pub async fn build(bot: Arc<Bot>, cfg: StoreConfig, clock: Arc<dyn Clock>) -> Result<Service, ServiceError> {
+    pub async fn build(
+        bot: Arc<Bot>,
+        cfg: StoreConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Service, ServiceError> {
         let store = Store::open(&cfg)?;
         let spool = Spool::new(cfg.spool_file()?);
         let redactor = Redactor::new(cfg.redact);
         let desk = Desk::new(store.clone(), clock.clone(), redactor);
         let (stop, stopped) = tokio::sync::watch::channel(());
-        let recovery = Arc::new(Recovery { wake: tokio::sync::Notify::new(), _stop: stop });
-        let pushed = Arc::new(std::sync::RwLock::new(vec![ChannelKind::Slack, ChannelKind::Mattermost, ChannelKind::Discord]));
-        let svc = Service { bot, store, clock, spool, redactor, desk, recovery, pushed };
-        match bounded(cfg.connect_timeout + Duration::from_secs(2), svc.store.ready()).await {
+        let recovery = Arc::new(Recovery {
+            wake: tokio::sync::Notify::new(),
+            _stop: stop,
+        });
+        let pushed = Arc::new(std::sync::RwLock::new(vec![
+            ChannelKind::Slack,
+            ChannelKind::Mattermost,
+            ChannelKind::Discord,
+        ]));
+        let svc = Service {
+            bot,
+            store,
+            clock,
+            spool,
+            redactor,
+            desk,
+            recovery,
+            pushed,
+        };
+        match bounded(
+            cfg.connect_timeout + Duration::from_secs(2),
+            svc.store.ready(),
+        )
+        .await
+        {
             Ok(()) => {
                 if let Err(e) = svc.flush_spool().await {
                     tracing::warn!("spool not replayed yet: {e}");
@@ -135,11 +170,20 @@ impl Service {
             }
             Err(e) if e.class() != ErrorClass::Bug => {
                 svc.store.note_error(&e);
-                tracing::warn!("database not ready ({}): answering anyway, spooling to {}: {e}", svc.store.describe(), svc.spool.path().display())
+                tracing::warn!(
+                    "database not ready ({}): answering anyway, spooling to {}: {e}",
+                    svc.store.describe(),
+                    svc.spool.path().display()
+                )
             }
             Err(e) => return Err(e.into()),
         }
-        tokio::spawn(recovery_task(svc.store.clone(), svc.spool.clone(), svc.recovery.clone(), stopped));
+        tokio::spawn(recovery_task(
+            svc.store.clone(),
+            svc.spool.clone(),
+            svc.recovery.clone(),
+            stopped,
+        ));
         Ok(svc)
     }
 
@@ -162,7 +206,11 @@ impl Service {
     /// The database and the spool, for `/healthz`.
     pub fn health(&self) -> Health {
         let database = self.store.health();
-        let spool_pending = if self.spool.has_pending() { self.spool.pending() } else { 0 };
+        let spool_pending = if self.spool.has_pending() {
+            self.spool.pending()
+        } else {
+            0
+        };
         let spool_kept_aside = self.spool.kept_aside();
         let status = if !database.writable {
             "unhealthy"
@@ -171,7 +219,12 @@ impl Service {
         } else {
             "ok"
         };
-        Health { status, database, spool_pending, spool_kept_aside }
+        Health {
+            status,
+            database,
+            spool_pending,
+            spool_kept_aside,
+        }
     }
 
     /// One member message. Never fails for the member and never waits on storage
@@ -184,7 +237,11 @@ impl Service {
         if self.spool.has_pending() {
             self.recovery.wake.notify_one();
         }
-        let (channel, user, conv) = (inbound.channel, inbound.user.as_str(), inbound.conversation.as_str());
+        let (channel, user, conv) = (
+            inbound.channel,
+            inbound.user.as_str(),
+            inbound.conversation.as_str(),
+        );
         let pushable = self.replies_inline(channel);
         let loaded = bounded(LOAD_BUDGET, async {
             let state = self.store.load_state(channel, user, conv).await?;
@@ -193,7 +250,11 @@ impl Service {
         })
         .await;
         let (mut state, state_known, claimed) = match loaded {
-            Ok((s, a)) => (s.unwrap_or_default(), true, a.filter(|e| e.status == EscalationStatus::Claimed)),
+            Ok((s, a)) => (
+                s.unwrap_or_default(),
+                true,
+                a.filter(|e| e.status == EscalationStatus::Claimed),
+            ),
             Err(e) => {
                 self.store.note_error(&e);
                 tracing::warn!("conversation state unavailable, answering from a fresh state: {e}");
@@ -202,7 +263,12 @@ impl Service {
         };
         let mut staff_messages = Vec::new();
         if state_known && pushable {
-            match bounded(LOAD_BUDGET, self.store.take_outbox(channel, user, conv, now)).await {
+            match bounded(
+                LOAD_BUDGET,
+                self.store.take_outbox(channel, user, conv, now),
+            )
+            .await
+            {
                 Ok(items) => staff_messages = items.into_iter().map(|i| i.text).collect(),
                 Err(e) => tracing::warn!("staff replies not delivered this turn: {e}"),
             }
@@ -211,7 +277,14 @@ impl Service {
         // one route per message, decided by the core: an urgent message gets the
         // hotline first even while a person handles the conversation
         let handled_by_staff = claimed.is_some();
-        let mut reply = self.bot.respond_in(&inbound.text, &mut state, now, TurnContext { staff_handling: handled_by_staff });
+        let mut reply = self.bot.respond_in(
+            &inbound.text,
+            &mut state,
+            now,
+            TurnContext {
+                staff_handling: handled_by_staff,
+            },
+        );
         let new_state = Some(state);
 
         let rec = TurnRecord {
@@ -220,7 +293,10 @@ impl Service {
             channel,
             user: inbound.user.clone(),
             conversation: inbound.conversation.clone(),
-            member_text: self.redactor.apply(&crate::redact::cap_member_text(&inbound.text)).into_owned(),
+            member_text: self
+                .redactor
+                .apply(&crate::redact::cap_member_text(&inbound.text))
+                .into_owned(),
             reply_text: self.redactor.apply(&reply.text).into_owned(),
             intent: reply.intent,
             confidence: reply.confidence,
@@ -239,7 +315,12 @@ impl Service {
         if reply.escalate.is_some() {
             reply.add_handoff(kept);
         }
-        Outcome { reply, escalation_id, staff_messages, handled_by_staff }
+        Outcome {
+            reply,
+            escalation_id,
+            staff_messages,
+            handled_by_staff,
+        }
     }
 
     /// Writes the turn to the database, or else fsyncs it to the spool, each within its
@@ -253,18 +334,30 @@ impl Service {
                 tracing::warn!(class = e.class().as_str(), "turn not stored, spooling: {e}");
             }
         }
-        let budget = deadline.saturating_duration_since(Instant::now()).max(SPOOL_BUDGET);
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .max(SPOOL_BUDGET);
         match tokio::time::timeout(budget, self.spool.append(rec)).await {
             Ok(Ok(())) => {
                 self.recovery.wake.notify_one();
                 Handoff::Kept { id: None }
             }
             Ok(Err(e)) => {
-                tracing::error!(alert = "turn_not_kept", class = e.class().as_str(), urgent = rec.urgent, escalation = rec.escalate.is_some(), "turn NOT kept: the database and the spool both failed: {e}");
+                tracing::error!(
+                    alert = "turn_not_kept",
+                    class = e.class().as_str(),
+                    urgent = rec.urgent,
+                    escalation = rec.escalate.is_some(),
+                    "turn NOT kept: the database and the spool both failed: {e}"
+                );
                 Handoff::NotKept
             }
             Err(_) => {
-                tracing::error!(alert = "turn_not_kept", urgent = rec.urgent, "turn NOT kept: the spool did not answer in time");
+                tracing::error!(
+                    alert = "turn_not_kept",
+                    urgent = rec.urgent,
+                    "turn NOT kept: the spool did not answer in time"
+                );
                 Handoff::NotKept
             }
         }
@@ -274,11 +367,17 @@ impl Service {
         &self.desk
     }
 
-    pub async fn list_escalations(&self, status: Option<EscalationStatus>) -> Result<Vec<Escalation>, StoreError> {
+    pub async fn list_escalations(
+        &self,
+        status: Option<EscalationStatus>,
+    ) -> Result<Vec<Escalation>, StoreError> {
         self.desk.list_escalations(status).await
     }
 
-    pub async fn escalation(&self, id: i64) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
+    pub async fn escalation(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
         self.desk.escalation(id).await
     }
 
@@ -290,11 +389,21 @@ impl Service {
 
     /// Queues `text` (redacted) for delivery through the member's channel. Claims an
     /// open escalation for `staff`; refuses one claimed by someone else.
-    pub async fn staff_reply(&self, id: i64, staff: &str, text: &str) -> Result<OutboxItem, StaffError> {
+    pub async fn staff_reply(
+        &self,
+        id: i64,
+        staff: &str,
+        text: &str,
+    ) -> Result<OutboxItem, StaffError> {
         self.desk.staff_reply(id, staff, text).await
     }
 
-    pub async fn resolve(&self, id: i64, staff: &str, note: Option<&str>) -> Result<Escalation, StaffError> {
+    pub async fn resolve(
+        &self,
+        id: i64,
+        staff: &str,
+        note: Option<&str>,
+    ) -> Result<Escalation, StaffError> {
         self.desk.resolve(id, staff, note).await
     }
 
@@ -302,7 +411,10 @@ impl Service {
         self.desk.set_staff_ref(id, staff_ref).await
     }
 
-    pub async fn escalation_by_staff_ref(&self, staff_ref: &str) -> Result<Option<Escalation>, StoreError> {
+    pub async fn escalation_by_staff_ref(
+        &self,
+        staff_ref: &str,
+    ) -> Result<Option<Escalation>, StoreError> {
         self.desk.escalation_by_staff_ref(staff_ref).await
     }
 
@@ -339,7 +451,11 @@ pub struct Desk {
 
 impl Desk {
     pub fn new(store: Store, clock: Arc<dyn Clock>, redactor: Redactor) -> Desk {
-        Desk { store, clock, redactor }
+        Desk {
+            store,
+            clock,
+            redactor,
+        }
     }
 
     /// Opens and migrates the store and writes any spooled turns (so the queue is
@@ -355,11 +471,17 @@ impl Desk {
         &self.store
     }
 
-    pub async fn list_escalations(&self, status: Option<EscalationStatus>) -> Result<Vec<Escalation>, StoreError> {
+    pub async fn list_escalations(
+        &self,
+        status: Option<EscalationStatus>,
+    ) -> Result<Vec<Escalation>, StoreError> {
         bounded(STAFF_BUDGET, self.store.list_escalations(status)).await
     }
 
-    pub async fn escalation(&self, id: i64) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
+    pub async fn escalation(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
         bounded(STAFF_BUDGET, self.store.escalation_with_transcript(id)).await
     }
 
@@ -371,21 +493,47 @@ impl Desk {
 
     /// Queues `text` (redacted) for delivery through the member's channel. Claims an
     /// open escalation for `staff`; refuses one claimed by someone else.
-    pub async fn staff_reply(&self, id: i64, staff: &str, text: &str) -> Result<OutboxItem, StaffError> {
+    pub async fn staff_reply(
+        &self,
+        id: i64,
+        staff: &str,
+        text: &str,
+    ) -> Result<OutboxItem, StaffError> {
         let text = self.redactor.apply(text);
-        bounded(STAFF_BUDGET, self.store.staff_reply(id, staff, &text, self.clock.now())).await
+        bounded(
+            STAFF_BUDGET,
+            self.store.staff_reply(id, staff, &text, self.clock.now()),
+        )
+        .await
     }
 
-    pub async fn resolve(&self, id: i64, staff: &str, note: Option<&str>) -> Result<Escalation, StaffError> {
+    pub async fn resolve(
+        &self,
+        id: i64,
+        staff: &str,
+        note: Option<&str>,
+    ) -> Result<Escalation, StaffError> {
         let note = note.map(|n| self.redactor.apply(n).into_owned());
-        bounded(STAFF_BUDGET, self.store.resolve(id, staff, note.as_deref(), self.clock.now())).await
+        bounded(
+            STAFF_BUDGET,
+            self.store
+                .resolve(id, staff, note.as_deref(), self.clock.now()),
+        )
+        .await
     }
 
     pub async fn set_staff_ref(&self, id: i64, staff_ref: &str) -> Result<(), StoreError> {
-        bounded(STAFF_BUDGET, self.store.set_staff_ref(id, staff_ref, self.clock.now())).await
+        bounded(
+            STAFF_BUDGET,
+            self.store.set_staff_ref(id, staff_ref, self.clock.now()),
+        )
+        .await
     }
 
-    pub async fn escalation_by_staff_ref(&self, staff_ref: &str) -> Result<Option<Escalation>, StoreError> {
+    pub async fn escalation_by_staff_ref(
+        &self,
+        staff_ref: &str,
+    ) -> Result<Option<Escalation>, StoreError> {
         bounded(STAFF_BUDGET, self.store.escalation_by_staff_ref(staff_ref)).await
     }
 
@@ -394,7 +542,11 @@ impl Desk {
     }
 
     pub async fn mark_delivered(&self, outbox_id: i64) -> Result<(), StoreError> {
-        bounded(STAFF_BUDGET, self.store.mark_delivered(outbox_id, self.clock.now())).await
+        bounded(
+            STAFF_BUDGET,
+            self.store.mark_delivered(outbox_id, self.clock.now()),
+        )
+        .await
     }
 
     pub async fn unposted_escalations(&self) -> Result<Vec<Escalation>, StoreError> {
@@ -410,7 +562,12 @@ impl Desk {
 /// deleted SQLite file, probes a database that refused writes (running the migrations
 /// if they could not run at start-up), recovers the pool when needed, and writes the
 /// spool as soon as the database takes writes. Ends when the service is dropped.
-async fn recovery_task(store: Store, spool: Spool, rec: Arc<Recovery>, mut stopped: tokio::sync::watch::Receiver<()>) {
+async fn recovery_task(
+    store: Store,
+    spool: Spool,
+    rec: Arc<Recovery>,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) {
     let mut last_recover: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -429,7 +586,9 @@ async fn recovery_task(store: Store, spool: Spool, rec: Arc<Recovery>, mut stopp
                         match store.recover().await {
                             Ok(true) => tracing::info!("reopened {}", store.describe()),
                             Ok(false) => {}
-                            Err(e) => tracing::error!("could not recover {}: {e}", store.describe()),
+                            Err(e) => {
+                                tracing::error!("could not recover {}: {e}", store.describe())
+                            }
                         }
                     }
                     continue;
@@ -449,12 +608,21 @@ pub fn render_health_metrics(svc: &Service) -> String {
     let h = svc.health();
     let mut s = String::new();
     s.push_str("# HELP madoguchi_db_writable 1 when the database takes writes, 0 while turns are spooled.\n# TYPE madoguchi_db_writable gauge\n");
-    s.push_str(&format!("madoguchi_db_writable {}\n", u8::from(h.database.writable)));
+    s.push_str(&format!(
+        "madoguchi_db_writable {}\n",
+        u8::from(h.database.writable)
+    ));
     s.push_str("# HELP madoguchi_spool_pending Turns in the spool waiting for the database.\n# TYPE madoguchi_spool_pending gauge\n");
     s.push_str(&format!("madoguchi_spool_pending {}\n", h.spool_pending));
     s.push_str("# HELP madoguchi_spool_kept_aside Spool records kept aside (unreadable or poison), waiting for an operator.\n# TYPE madoguchi_spool_kept_aside gauge\n");
-    s.push_str(&format!("madoguchi_spool_kept_aside {}\n", h.spool_kept_aside));
+    s.push_str(&format!(
+        "madoguchi_spool_kept_aside {}\n",
+        h.spool_kept_aside
+    ));
     s.push_str("# HELP madoguchi_spool_poisoned_total Spool records this process set aside.\n# TYPE madoguchi_spool_poisoned_total counter\n");
-    s.push_str(&format!("madoguchi_spool_poisoned_total {}\n", svc.spool().poisoned_total()));
+    s.push_str(&format!(
+        "madoguchi_spool_poisoned_total {}\n",
+        svc.spool().poisoned_total()
+    ));
     s
 }

@@ -35,35 +35,56 @@ pub struct Spool {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Spool { path: path.to_path_buf(), source }
+    move |source| StoreError::Spool {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn join_err(path: &Path, e: tokio::task::JoinError) -> StoreError {
-    StoreError::Spool { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) }
+    StoreError::Spool {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 /// A key unique to this process and moment, for [`TurnRecord::key`].
 pub fn new_key() -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{nanos:x}-{:x}-{:x}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{nanos:x}-{:x}-{:x}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(suffix);
     path.with_file_name(name)
 }
 
 fn count_lines(path: &Path) -> usize {
     match std::fs::read(path) {
-        Ok(b) => b.split(|c| *c == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count(),
+        Ok(b) => b
+            .split(|c| *c == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .count(),
         Err(_) => 0,
     }
 }
 
 fn has_data(path: &Path) -> bool {
-    std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
 }
 
 #[cfg(unix)]
@@ -86,7 +107,11 @@ fn append_lines(path: &Path, lines: &str) -> Result<(), StoreError> {
         std::fs::create_dir_all(dir).map_err(io_err(path))?;
     }
     let mut f = loop {
-        let f = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io_err(path))?;
         f.lock().map_err(io_err(path))?;
         // a replayer may have renamed the file between our open and our lock
         if same_file(&f, path) {
@@ -172,7 +197,9 @@ impl Spool {
         line.push('\n');
         let _g = self.local.lock().await;
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || append_lines(&path, &line)).await.map_err(|e| join_err(&self.path, e))?
+        tokio::task::spawn_blocking(move || append_lines(&path, &line))
+            .await
+            .map_err(|e| join_err(&self.path, e))?
     }
 
     /// Writes spooled records through `store`, oldest first. Stops at the first error
@@ -183,53 +210,67 @@ impl Spool {
         if !self.has_pending() {
             return Ok(0);
         }
-        let Ok(_one) = self.replaying.try_lock() else { return Ok(0) };
+        let Ok(_one) = self.replaying.try_lock() else {
+            return Ok(0);
+        };
         // take the batch: `<spool>` → `<spool>.replaying` (unless one is left over)
         let local = self.local.lock().await;
         let path = self.path.clone();
-        let taken = tokio::task::spawn_blocking(move || -> Result<Option<(File, String)>, StoreError> {
-            let lock_path = sibling(&path, ".lock");
-            let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
-            match lock.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
-            }
-            let batch = sibling(&path, ".replaying");
-            if has_data(&path) {
-                let mut f = OpenOptions::new().read(true).write(true).open(&path).map_err(io_err(&path))?;
-                f.lock().map_err(io_err(&path))?;
-                if !batch.exists() {
-                    std::fs::rename(&path, &batch).map_err(io_err(&path))?;
-                } else {
-                    // records still retrying are left in the batch: add the new ones after them
-                    let mut more = Vec::new();
-                    f.read_to_end(&mut more).map_err(io_err(&path))?;
-                    let mut more = String::from_utf8_lossy(&more).into_owned();
-                    if !more.ends_with('\n') {
-                        more.push('\n');
+        let taken =
+            tokio::task::spawn_blocking(move || -> Result<Option<(File, String)>, StoreError> {
+                let lock_path = sibling(&path, ".lock");
+                let lock = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(io_err(&lock_path))?;
+                match lock.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+                }
+                let batch = sibling(&path, ".replaying");
+                if has_data(&path) {
+                    let mut f = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&path)
+                        .map_err(io_err(&path))?;
+                    f.lock().map_err(io_err(&path))?;
+                    if !batch.exists() {
+                        std::fs::rename(&path, &batch).map_err(io_err(&path))?;
+                    } else {
+                        // records still retrying are left in the batch: add the new ones after them
+                        let mut more = Vec::new();
+                        f.read_to_end(&mut more).map_err(io_err(&path))?;
+                        let mut more = String::from_utf8_lossy(&more).into_owned();
+                        if !more.ends_with('\n') {
+                            more.push('\n');
+                        }
+                        append_lines(&batch, &more)?;
+                        f.set_len(0).map_err(io_err(&path))?;
+                        f.sync_all().map_err(io_err(&path))?;
                     }
-                    append_lines(&batch, &more)?;
-                    f.set_len(0).map_err(io_err(&path))?;
-                    f.sync_all().map_err(io_err(&path))?;
                 }
-            }
-            let mut text = String::new();
-            match File::open(&batch) {
-                Ok(mut f) => {
-                    let mut bytes = Vec::new();
-                    f.read_to_end(&mut bytes).map_err(io_err(&batch))?;
-                    text = String::from_utf8_lossy(&bytes).into_owned();
+                let mut text = String::new();
+                match File::open(&batch) {
+                    Ok(mut f) => {
+                        let mut bytes = Vec::new();
+                        f.read_to_end(&mut bytes).map_err(io_err(&batch))?;
+                        text = String::from_utf8_lossy(&bytes).into_owned();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&batch)(e)),
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&batch)(e)),
-            }
-            Ok(Some((lock, text)))
-        })
-        .await
-        .map_err(|e| join_err(&self.path, e))??;
+                Ok(Some((lock, text)))
+            })
+            .await
+            .map_err(|e| join_err(&self.path, e))??;
         drop(local);
-        let Some((lock, text)) = taken else { return Ok(0) };
+        let Some((lock, text)) = taken else {
+            return Ok(0);
+        };
 
         let mut done = 0;
         let mut keep: Vec<String> = Vec::new();
@@ -243,7 +284,10 @@ impl Spool {
             let rec = match serde_json::from_str::<TurnRecord>(line) {
                 Ok(r) => r,
                 Err(e) => {
-                    self.alert(&format!("unreadable spool line kept aside in {}: {e}", self.bad_path().display()));
+                    self.alert(&format!(
+                        "unreadable spool line kept aside in {}: {e}",
+                        self.bad_path().display()
+                    ));
                     bad.push(line.to_string());
                     continue;
                 }
@@ -251,7 +295,10 @@ impl Spool {
             match store.apply_turn(&rec).await {
                 Ok(_) => {
                     done += 1;
-                    self.attempts.lock().expect("attempts lock").remove(&rec.key);
+                    self.attempts
+                        .lock()
+                        .expect("attempts lock")
+                        .remove(&rec.key);
                 }
                 Err(e) if e.class() == ErrorClass::Bug => {
                     let n = {
@@ -261,8 +308,15 @@ impl Spool {
                         *n
                     };
                     if n >= POISON_AFTER {
-                        self.attempts.lock().expect("attempts lock").remove(&rec.key);
-                        self.alert(&format!("spooled turn {} refused {n} times as a bug, kept aside in {}: {e}", rec.key, self.bad_path().display()));
+                        self.attempts
+                            .lock()
+                            .expect("attempts lock")
+                            .remove(&rec.key);
+                        self.alert(&format!(
+                            "spooled turn {} refused {n} times as a bug, kept aside in {}: {e}",
+                            rec.key,
+                            self.bad_path().display()
+                        ));
                         bad.push(line.to_string());
                     } else {
                         tracing::warn!(key = %rec.key, attempt = n, "spooled turn refused by the database (will retry): {e}");
@@ -280,7 +334,10 @@ impl Spool {
         let bad_path = self.bad_path();
         tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
             if !bad.is_empty() {
-                append_lines(&bad_path, &bad.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+                append_lines(
+                    &bad_path,
+                    &bad.iter().map(|l| format!("{l}\n")).collect::<String>(),
+                )?;
             }
             rewrite(&sibling(&path, ".replaying"), &keep)?;
             drop(lock);

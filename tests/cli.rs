@@ -15,7 +15,11 @@ fn run(args: &[&str], stdin: &[u8]) -> (String, String, bool) {
         .expect("binary runs");
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
-    (String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.success())
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
 }
 
 #[test]
@@ -23,7 +27,10 @@ fn classify_answers_every_line_with_its_id() {
     let input = "{\"id\":\"a\",\"text\":\"窓口の電話番号は？\"}\n{\"id\":7,\"text\":\"ランサムウェアに感染しました\"}\n";
     let (out, _, ok) = run(&["classify"], input.as_bytes());
     assert!(ok);
-    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["id"], "a");
     assert_eq!(rows[0]["intent"], "hotline");
@@ -41,7 +48,10 @@ fn invalid_utf8_line_gets_an_error_line_and_the_run_continues() {
     input.extend_from_slice("{\"id\":\"y\",\"text\":\"こんにちは\"}\n".as_bytes());
     let (out, err, ok) = run(&["classify"], &input);
     assert!(ok);
-    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 3, "{out}");
     assert!(rows[0]["error"].as_str().unwrap().contains("UTF-8"));
     assert!(rows[1]["error"].as_str().unwrap().contains("JSON"));
@@ -73,9 +83,19 @@ fn intents_check_names_file_and_line_of_a_broken_intent() {
         }
     }
     let p = dir.path().join("intents/thanks.toml");
-    let s = std::fs::read_to_string(&p).unwrap().replacen("id = \"thanks\"", "id = \"thankz\"", 1);
+    let s = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("id = \"thanks\"", "id = \"thankz\"", 1);
     std::fs::write(&p, s).unwrap();
-    let (_, err, ok) = run(&["--content", dir.path().to_str().unwrap(), "intents", "check"], b"");
+    let (_, err, ok) = run(
+        &[
+            "--content",
+            dir.path().to_str().unwrap(),
+            "intents",
+            "check",
+        ],
+        b"",
+    );
     assert!(!ok);
     assert!(err.contains("intents/thanks.toml:"), "{err}");
     assert!(err.contains("unknown intent label"), "{err}");
@@ -94,6 +114,14 @@ fn eval_prints_accuracy_urgency_and_a_confusion_matrix() {
     assert!(ok);
     assert!(out.contains("cases: 2  accuracy: 1.000"), "{out}");
     assert!(out.contains("urgent recall: 1.000"), "{out}");
-    let row = out.lines().skip_while(|l| !l.starts_with("confusion matrix")).find(|l| l.starts_with("hotline ")).expect("matrix row for hotline");
-    assert_eq!(row.split_whitespace().filter(|c| *c != ".").count(), 2, "{row}");
+    let row = out
+        .lines()
+        .skip_while(|l| !l.starts_with("confusion matrix"))
+        .find(|l| l.starts_with("hotline "))
+        .expect("matrix row for hotline");
+    assert_eq!(
+        row.split_whitespace().filter(|c| *c != ".").count(),
+        2,
+        "{row}"
+    );
 }

@@ -60,12 +60,19 @@ struct Turn {
 
 fn bot() -> &'static Bot {
     static B: OnceLock<Bot> = OnceLock::new();
-    B.get_or_init(|| madoguchi::engine::build(&Content::embedded()).expect("shipped content builds"))
+    B.get_or_init(|| {
+        madoguchi::engine::build(&Content::embedded()).expect("shipped content builds")
+    })
 }
 
 fn conversations() -> Vec<(String, Conversation)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conversations");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/conversations").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/conversations")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     let mut out = Vec::new();
     for p in files {
@@ -84,7 +91,11 @@ fn check_turn(t: &Turn, r: &Reply, st: &ConversationState) -> Vec<String> {
     if let Some(want) = &t.route {
         let want: ReplyKind = want.parse().unwrap_or_else(|e| panic!("{e}"));
         if r.kind != want {
-            errs.push(format!("route {} (want {})", r.kind.as_str(), want.as_str()));
+            errs.push(format!(
+                "route {} (want {})",
+                r.kind.as_str(),
+                want.as_str()
+            ));
         }
     }
     if let Some(want) = &t.intent {
@@ -108,7 +119,12 @@ fn check_turn(t: &Turn, r: &Reply, st: &ConversationState) -> Vec<String> {
         }
     }
     if let Some(want) = t.amount {
-        let got = st.case_file.check.as_ref().and_then(|c| c.verdict).filter(|_| r.kind == ReplyKind::Assess && st.case_file.pending().is_none());
+        let got = st
+            .case_file
+            .check
+            .as_ref()
+            .and_then(|c| c.verdict)
+            .filter(|_| r.kind == ReplyKind::Assess && st.case_file.pending().is_none());
         match got.and_then(|v| v.amount_yen) {
             Some(a) if a == want => {}
             other => errs.push(format!("amount {other:?} (want {want})")),
@@ -131,7 +147,9 @@ fn check_turn(t: &Turn, r: &Reply, st: &ConversationState) -> Vec<String> {
 
 /// Runs one conversation; returns the first failing turn's explanation.
 fn check(c: &Conversation) -> Option<String> {
-    let now: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(c.now.as_deref().unwrap_or(DEFAULT_NOW)).expect("now is RFC 3339");
+    let now: DateTime<FixedOffset> =
+        DateTime::parse_from_rfc3339(c.now.as_deref().unwrap_or(DEFAULT_NOW))
+            .expect("now is RFC 3339");
     let mut st = ConversationState::default();
     let mut failures = Vec::new();
     for (i, t) in c.turn.iter().enumerate() {
@@ -142,7 +160,16 @@ fn check(c: &Conversation) -> Option<String> {
         }
         let errs = check_turn(t, &r, &st);
         if !errs.is_empty() {
-            failures.push(format!("turn {i} {:?}: {}\n      reply: {}", t.say, errs.join("; "), r.text.replace('\n', "⏎").chars().take(220).collect::<String>()));
+            failures.push(format!(
+                "turn {i} {:?}: {}\n      reply: {}",
+                t.say,
+                errs.join("; "),
+                r.text
+                    .replace('\n', "⏎")
+                    .chars()
+                    .take(220)
+                    .collect::<String>()
+            ));
         }
     }
     (!failures.is_empty()).then(|| format!("[{}]\n    {}", c.note, failures.join("\n    ")))
@@ -151,16 +178,28 @@ fn check(c: &Conversation) -> Option<String> {
 #[test]
 fn conversations_behave_as_members_expect() {
     let all = conversations();
-    assert!(all.len() >= 80, "at least 80 conversations, have {}", all.len());
+    assert!(
+        all.len() >= 80,
+        "at least 80 conversations, have {}",
+        all.len()
+    );
     let mut ids = std::collections::HashSet::new();
     let mut misses = BTreeMap::new();
     for (file, c) in &all {
-        assert!(ids.insert(c.id.clone()), "duplicate conversation id {}", c.id);
+        assert!(
+            ids.insert(c.id.clone()),
+            "duplicate conversation id {}",
+            c.id
+        );
         if let Some(why) = check(c) {
             misses.insert(c.id.clone(), format!("({file}) {why}"));
         }
     }
-    eprintln!("conversations: {}/{} entirely right", all.len() - misses.len(), all.len());
+    eprintln!(
+        "conversations: {}/{} entirely right",
+        all.len() - misses.len(),
+        all.len()
+    );
     common::check_known("conversations", &misses, all.len());
 }
 
@@ -184,5 +223,8 @@ fn check_reports_a_wrong_expectation() {
         }],
     };
     let why = check(&c).expect("a wrong route and a present must_not fail");
-    assert!(why.contains("route answer (want urgent)") && why.contains("must_not /0120/"), "{why}");
+    assert!(
+        why.contains("route answer (want urgent)") && why.contains("must_not /0120/"),
+        "{why}"
+    );
 }

@@ -9,7 +9,11 @@ use madoguchi::core::text::Normalizer;
 
 fn normalizer() -> Normalizer {
     let c = Content::embedded();
-    let v = madoguchi::engine::parse_variants("dictionaries/variants.tsv", &c.get("dictionaries/variants.tsv").unwrap().text).unwrap();
+    let v = madoguchi::engine::parse_variants(
+        "dictionaries/variants.tsv",
+        &c.get("dictionaries/variants.tsv").unwrap().text,
+    )
+    .unwrap();
     Normalizer::new(v)
 }
 
@@ -75,7 +79,10 @@ fn every_date_form_resolves_against_today() {
         assert_eq!(span(text), want, "{text}");
     }
     let last_week = span("先週").unwrap();
-    assert_eq!((last_week.first, last_week.last, last_week.granularity), (d(2026, 6, 8), d(2026, 6, 14), Granularity::Week));
+    assert_eq!(
+        (last_week.first, last_week.last, last_week.granularity),
+        (d(2026, 6, 8), d(2026, 6, 14), Granularity::Week)
+    );
     let two_weeks = span("2週間前").unwrap();
     assert!(two_weeks.first <= d(2026, 6, 6) && two_weeks.last >= d(2026, 6, 6));
     assert_eq!(span("数日前").unwrap().granularity, Granularity::Vague);
@@ -84,7 +91,10 @@ fn every_date_form_resolves_against_today() {
 
 #[test]
 fn dates_about_the_programme_are_not_the_incident_date() {
-    assert_eq!(span("2022年6月1日以降の被害が対象ですか。昨日感染しました"), Some(DateSpan::day(d(2026, 6, 19))));
+    assert_eq!(
+        span("2022年6月1日以降の被害が対象ですか。昨日感染しました"),
+        Some(DateSpan::day(d(2026, 6, 19)))
+    );
 }
 
 #[test]
@@ -115,7 +125,10 @@ fn every_closure_form() {
         ("休業なし", Closure::NoClosure),
         ("休診はしていません", Closure::NoClosure),
         ("診療は通常通りです", Closure::NoClosure),
-        ("初診の受付を停止し、再診は続けています", Closure::NewPatientsStopped),
+        (
+            "初診の受付を停止し、再診は続けています",
+            Closure::NewPatientsStopped,
+        ),
         ("新患の受け入れを中止", Closure::NewPatientsStopped),
         ("再診のみ対応しています", Closure::NewPatientsStopped),
         ("6月10日から休診中です", Closure::Days(10)),
@@ -186,25 +199,68 @@ fn reports_with_negation() {
     use ReportStatus::*;
     let cases: Vec<(&str, [ReportStatus; 3])> = vec![
         ("厚労省に届出済み", [Done, NotMentioned, NotMentioned]),
-        ("厚生労働省に届け出ました", [Done, NotMentioned, NotMentioned]),
-        ("厚労省への届出はまだです", [NotDone, NotMentioned, NotMentioned]),
-        ("厚労省への届出はこれから", [NotDone, NotMentioned, NotMentioned]),
-        ("厚生労働省に届け出る予定です", [NotDone, NotMentioned, NotMentioned]),
+        (
+            "厚生労働省に届け出ました",
+            [Done, NotMentioned, NotMentioned],
+        ),
+        (
+            "厚労省への届出はまだです",
+            [NotDone, NotMentioned, NotMentioned],
+        ),
+        (
+            "厚労省への届出はこれから",
+            [NotDone, NotMentioned, NotMentioned],
+        ),
+        (
+            "厚生労働省に届け出る予定です",
+            [NotDone, NotMentioned, NotMentioned],
+        ),
         ("厚労省には未届です", [NotDone, NotMentioned, NotMentioned]),
-        ("厚労省への届出は必要ですか", [NotDone, NotMentioned, NotMentioned]),
+        (
+            "厚労省への届出は必要ですか",
+            [NotDone, NotMentioned, NotMentioned],
+        ),
         ("届出済みです", [Done, NotMentioned, NotMentioned]),
-        ("個人情報保護委員会に報告しました", [NotMentioned, Done, NotMentioned]),
-        ("委員会へ報告、本人にも通知しました", [NotMentioned, Done, Done]),
-        ("個人情報保護委員会には報告していません", [NotMentioned, NotDone, NotMentioned]),
-        ("厚労省には届出済みだが委員会には報告していない", [Done, NotDone, NotMentioned]),
-        ("厚労省と個人情報保護委員会に報告しました", [Done, Done, NotMentioned]),
-        ("被害者への連絡はまだ", [NotMentioned, NotMentioned, NotDone]),
-        ("患者さんにお詫びの連絡をしました", [NotMentioned, NotMentioned, Done]),
-        ("紹介状を別の患者さんに渡しました", [NotMentioned, NotMentioned, NotMentioned]),
+        (
+            "個人情報保護委員会に報告しました",
+            [NotMentioned, Done, NotMentioned],
+        ),
+        (
+            "委員会へ報告、本人にも通知しました",
+            [NotMentioned, Done, Done],
+        ),
+        (
+            "個人情報保護委員会には報告していません",
+            [NotMentioned, NotDone, NotMentioned],
+        ),
+        (
+            "厚労省には届出済みだが委員会には報告していない",
+            [Done, NotDone, NotMentioned],
+        ),
+        (
+            "厚労省と個人情報保護委員会に報告しました",
+            [Done, Done, NotMentioned],
+        ),
+        (
+            "被害者への連絡はまだ",
+            [NotMentioned, NotMentioned, NotDone],
+        ),
+        (
+            "患者さんにお詫びの連絡をしました",
+            [NotMentioned, NotMentioned, Done],
+        ),
+        (
+            "紹介状を別の患者さんに渡しました",
+            [NotMentioned, NotMentioned, NotMentioned],
+        ),
     ];
     for (text, want) in cases {
         let f = facts(text);
-        assert_eq!([f.mhlw_report, f.ppc_report, f.victim_notice], want, "{text}");
+        assert_eq!(
+            [f.mhlw_report, f.ppc_report, f.victim_notice],
+            want,
+            "{text}"
+        );
     }
 }
 

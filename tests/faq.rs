@@ -28,7 +28,10 @@ fn fixture_content() -> Content {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            c.files.push(ContentFile { path: format!("intents/{name}"), text: std::fs::read_to_string(&p).unwrap() });
+            c.files.push(ContentFile {
+                path: format!("intents/{name}"),
+                text: std::fs::read_to_string(&p).unwrap(),
+            });
         }
     }
     c.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -68,16 +71,29 @@ fn bots() -> Vec<(&'static str, &'static Bot)> {
 fn expected(bot: &Bot) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for i in bot.intents.iter().filter(|i| i.label.is_programme_topic()) {
-        out.push((i.label.as_str().to_string(), i.answer.clone(), i.source_url.clone()));
+        out.push((
+            i.label.as_str().to_string(),
+            i.answer.clone(),
+            i.source_url.clone(),
+        ));
         for (n, f) in i.facets.iter().enumerate() {
             let suffix = f.id.clone().unwrap_or_else(|| (n + 1).to_string());
-            out.push((format!("{}.{suffix}", i.label.as_str()), f.answer.clone(), i.source_url.clone()));
+            out.push((
+                format!("{}.{suffix}", i.label.as_str()),
+                f.answer.clone(),
+                i.source_url.clone(),
+            ));
         }
     }
     out
 }
 
-const LEFT_OUT: [Label; 4] = [Label::Greeting, Label::Thanks, Label::Human, Label::OutOfScope];
+const LEFT_OUT: [Label; 4] = [
+    Label::Greeting,
+    Label::Thanks,
+    Label::Human,
+    Label::OutOfScope,
+];
 
 #[test]
 fn every_programme_topic_is_in_and_small_talk_is_out() {
@@ -86,7 +102,11 @@ fn every_programme_topic_is_in_and_small_talk_is_out() {
         let ids: Vec<&str> = faq.entries.iter().map(|e| e.id.as_str()).collect();
         for l in Label::ALL {
             let present = ids.contains(&l.as_str());
-            assert_eq!(present, !LEFT_OUT.contains(&l), "{name}: {l} present={present}");
+            assert_eq!(
+                present,
+                !LEFT_OUT.contains(&l),
+                "{name}: {l} present={present}"
+            );
         }
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{name}: ids are unique");
@@ -98,27 +118,50 @@ fn every_programme_topic_is_in_and_small_talk_is_out() {
 fn fixture_facet_ids_come_from_the_files() {
     let faq = Faq::from_bot(fixture_bot());
     let ids: Vec<&str> = faq.entries.iter().map(|e| e.id.as_str()).collect();
-    assert!(ids.contains(&"hotline.hours") && ids.contains(&"hotline.prepare") && ids.contains(&"coverage.closure"), "{ids:?}");
+    assert!(
+        ids.contains(&"hotline.hours")
+            && ids.contains(&"hotline.prepare")
+            && ids.contains(&"coverage.closure"),
+        "{ids:?}"
+    );
 }
 
 #[test]
 fn variants_are_examples_that_get_the_same_answer() {
     let faq = Faq::from_bot(fixture_bot());
-    let hours = faq.entries.iter().find(|e| e.id == "hotline.hours").unwrap();
-    assert!(hours.variants.iter().any(|v| v.contains("日曜")), "{:?}", hours.variants);
+    let hours = faq
+        .entries
+        .iter()
+        .find(|e| e.id == "hotline.hours")
+        .unwrap();
+    assert!(
+        hours.variants.iter().any(|v| v.contains("日曜")),
+        "{:?}",
+        hours.variants
+    );
     let main = faq.entries.iter().find(|e| e.id == "hotline").unwrap();
     assert!(!main.variants.is_empty() && main.variants.len() <= faq::MAX_VARIANTS);
-    assert!(main.variants.iter().all(|v| !v.contains("日曜") && !v.contains("用意")), "{:?}", main.variants);
+    assert!(
+        main.variants
+            .iter()
+            .all(|v| !v.contains("日曜") && !v.contains("用意")),
+        "{:?}",
+        main.variants
+    );
 }
 
 #[test]
 fn json_parses_back_with_every_answer() {
     for (name, bot) in bots() {
         let text = faq::json::render(&Faq::from_bot(bot));
-        let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let by_id: BTreeMap<&str, &serde_json::Value> = v.iter().map(|o| (o["id"].as_str().unwrap(), o)).collect();
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let by_id: BTreeMap<&str, &serde_json::Value> =
+            v.iter().map(|o| (o["id"].as_str().unwrap(), o)).collect();
         for (id, answer, url) in expected(bot) {
-            let o = by_id.get(id.as_str()).unwrap_or_else(|| panic!("{name}: {id} missing"));
+            let o = by_id
+                .get(id.as_str())
+                .unwrap_or_else(|| panic!("{name}: {id} missing"));
             assert_eq!(o["answer"].as_str(), Some(answer.as_str()), "{name}: {id}");
             assert_eq!(o["source_url"].as_str(), Some(url.as_str()));
             for k in ["category", "question", "updated"] {
@@ -137,15 +180,29 @@ fn csv_parses_back_rfc4180_and_bom_is_optional() {
         let plain = faq::csv::render_csv(&f, false);
         let bom = faq::csv::render_csv(&f, true);
         assert!(!plain.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]));
-        assert!(bom.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]), "{name}: --bom starts with EF BB BF");
+        assert!(
+            bom.as_bytes().starts_with(&[0xEF, 0xBB, 0xBF]),
+            "{name}: --bom starts with EF BB BF"
+        );
         assert_eq!(&bom.as_bytes()[3..], plain.as_bytes());
-        assert!(plain.ends_with("\r\n") && plain.split('\n').next().unwrap().ends_with('\r'), "CRLF records");
-        let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(plain.as_bytes());
-        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), faq::csv::CSV_HEADER);
+        assert!(
+            plain.ends_with("\r\n") && plain.split('\n').next().unwrap().ends_with('\r'),
+            "CRLF records"
+        );
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(plain.as_bytes());
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            faq::csv::CSV_HEADER
+        );
         let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
-        let by_id: BTreeMap<&str, &csv::StringRecord> = rows.iter().map(|r| (r.get(0).unwrap(), r)).collect();
+        let by_id: BTreeMap<&str, &csv::StringRecord> =
+            rows.iter().map(|r| (r.get(0).unwrap(), r)).collect();
         for (id, answer, url) in expected(bot) {
-            let row = by_id.get(id.as_str()).unwrap_or_else(|| panic!("{name}: {id} missing"));
+            let row = by_id
+                .get(id.as_str())
+                .unwrap_or_else(|| panic!("{name}: {id} missing"));
             assert_eq!(row.get(4), Some(answer.as_str()), "{name}: {id}");
             assert_eq!(row.get(5), Some(url.as_str()));
         }
@@ -165,13 +222,22 @@ fn tsv_is_the_azure_layout_one_row_per_phrasing() {
         let mut rows = 0;
         for l in lines.filter(|l| !l.is_empty()) {
             rows += 1;
-            assert!(!l.contains('\n') && !l.contains('\r'), "{name}: a row is one line: {l:?}");
+            assert!(
+                !l.contains('\n') && !l.contains('\r'),
+                "{name}: a row is one line: {l:?}"
+            );
             let cols: Vec<&str> = l.split('\t').collect();
             assert_eq!(cols.len(), 4, "{name}: {l:?}");
-            let meta: BTreeMap<&str, &str> = cols[3].split('|').map(|kv| kv.split_once(':').expect("key:value")).collect();
+            let meta: BTreeMap<&str, &str> = cols[3]
+                .split('|')
+                .map(|kv| kv.split_once(':').expect("key:value"))
+                .collect();
             assert_eq!(meta.keys().copied().collect::<Vec<_>>(), ["category", "id"]);
             let id = meta["id"].to_string();
-            answers.entry(id.clone()).or_default().insert(cols[1].replace("\\n", "\n"));
+            answers
+                .entry(id.clone())
+                .or_default()
+                .insert(cols[1].replace("\\n", "\n"));
             questions.entry(id).or_default().push(cols[0].to_string());
         }
         for e in &f.entries {
@@ -182,9 +248,19 @@ fn tsv_is_the_azure_layout_one_row_per_phrasing() {
         for (id, answer, _) in expected(bot) {
             let a = &answers[&id];
             assert_eq!(a.len(), 1, "{name}: one answer per id");
-            assert_eq!(a.iter().next().unwrap(), &answer.replace('\t', " "), "{name}: {id}");
+            assert_eq!(
+                a.iter().next().unwrap(),
+                &answer.replace('\t', " "),
+                "{name}: {id}"
+            );
         }
-        assert_eq!(rows, f.entries.iter().map(|e| 1 + e.variants.len()).sum::<usize>());
+        assert_eq!(
+            rows,
+            f.entries
+                .iter()
+                .map(|e| 1 + e.variants.len())
+                .sum::<usize>()
+        );
     }
 }
 
@@ -197,7 +273,13 @@ fn markdown_text(md: &str) -> (String, Vec<String>) {
         match ev {
             Event::Text(t) | Event::Code(t) => text.push_str(&t),
             Event::SoftBreak | Event::HardBreak => text.push('\n'),
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_)) => text.push('\n'),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::TableCell
+                | TagEnd::BlockQuote(_),
+            ) => text.push('\n'),
             Event::Html(h) | Event::InlineHtml(h) => html.push(h.to_string()),
             _ => {}
         }
@@ -213,17 +295,29 @@ fn markdown_parses_back_with_every_answer_and_no_raw_html_from_content() {
         for (id, answer, url) in expected(bot) {
             // paragraphs may be separated differently; every line must come back intact
             for line in answer.lines().filter(|l| !l.trim().is_empty()) {
-                assert!(text.contains(line.trim_end()), "{name}: {id}: line {line:?} not in rendered markdown");
+                assert!(
+                    text.contains(line.trim_end()),
+                    "{name}: {id}: line {line:?} not in rendered markdown"
+                );
             }
             assert!(text.contains(&url));
         }
         for h in &html {
-            assert!(h.starts_with("<a id=\"") || h.starts_with("</a>") || h.starts_with("<small>") || h.starts_with("</small>"), "{name}: unexpected raw HTML {h:?}");
+            assert!(
+                h.starts_with("<a id=\"")
+                    || h.starts_with("</a>")
+                    || h.starts_with("<small>")
+                    || h.starts_with("</small>"),
+                "{name}: unexpected raw HTML {h:?}"
+            );
         }
         assert!(text.contains("0120-179-066"));
     }
     let (text, _) = markdown_text(&faq::markdown::render(&Faq::from_bot(fixture_bot())));
-    assert!(text.contains("<script>alert(\"x\")</script>"), "the fixture's <script> answer is shown as text");
+    assert!(
+        text.contains("<script>alert(\"x\")</script>"),
+        "the fixture's <script> answer is shown as text"
+    );
 }
 
 #[test]
@@ -231,25 +325,43 @@ fn html_is_self_contained_escaped_and_has_every_answer() {
     for (name, bot) in bots() {
         let f = Faq::from_bot(bot);
         let h = faq::html::render(&f);
-        assert!(h.starts_with("<!DOCTYPE html>\n<html lang=\"ja\">"), "{name}");
+        assert!(
+            h.starts_with("<!DOCTYPE html>\n<html lang=\"ja\">"),
+            "{name}"
+        );
         for banned in [" src=", "<link", "@import", "url("] {
             assert!(!h.contains(banned), "{name}: external asset via {banned:?}");
         }
-        assert_eq!(h.matches("<script").count(), 1, "{name}: only the page's own script");
+        assert_eq!(
+            h.matches("<script").count(),
+            1,
+            "{name}: only the page's own script"
+        );
         let banner = h.find("0120-179-066").unwrap();
-        assert!(banner < h.find("<main>").unwrap(), "hotline before the content");
+        assert!(
+            banner < h.find("<main>").unwrap(),
+            "hotline before the content"
+        );
         assert!(h.contains("9:00〜21:00"));
         for (id, answer, url) in expected(bot) {
             let anchor = format!("id=\"q-{}\"", id.replace('.', "-"));
             assert!(h.contains(&anchor), "{name}: {id} has an anchor");
-            assert!(h.contains(&format!("href=\"#q-{}\"", id.replace('.', "-"))), "{name}: {id} in the table of contents");
-            assert!(h.contains(&faq::html::answer_html(&answer)), "{name}: {id} answer");
+            assert!(
+                h.contains(&format!("href=\"#q-{}\"", id.replace('.', "-"))),
+                "{name}: {id} in the table of contents"
+            );
+            assert!(
+                h.contains(&faq::html::answer_html(&answer)),
+                "{name}: {id} answer"
+            );
             assert!(h.contains(&format!("href=\"{url}\"")));
         }
         assert_eq!(h.matches("data-faq-entry ").count(), f.entries.len());
     }
     let h = faq::html::render(&Faq::from_bot(fixture_bot()));
-    assert!(h.contains("表示テスト: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quote&quot;"));
+    assert!(h.contains(
+        "表示テスト: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quote&quot;"
+    ));
     assert!(h.contains("<br>\n2行目 &lt;b&gt;"), "line breaks kept");
 }
 
@@ -258,30 +370,60 @@ fn payment_table_comes_from_the_rule_engine() {
     for (name, bot) in bots() {
         let f = Faq::from_bot(bot);
         let t = f.payments.as_ref().expect("a payment table");
-        assert_eq!(Some(t.category.as_str()), bot.intents.iter().find(|i| i.label == Label::Coverage).map(|i| i.category.as_str()));
+        assert_eq!(
+            Some(t.category.as_str()),
+            bot.intents
+                .iter()
+                .find(|i| i.label == Label::Coverage)
+                .map(|i| i.category.as_str())
+        );
         let html = faq::html::render(&f);
         let table = &html[html.find("<table class=\"payments\">").expect("html table")..];
         let table = &table[..table.find("</table>").unwrap()];
         let (md_text, _) = markdown_text(&faq::markdown::render(&f));
         let d = bot.rules.effective_from;
-        assert!(table.contains(&format!("{}年{}月{}日", chrono::Datelike::year(&d), chrono::Datelike::month(&d), chrono::Datelike::day(&d))));
+        assert!(table.contains(&format!(
+            "{}年{}月{}日",
+            chrono::Datelike::year(&d),
+            chrono::Datelike::month(&d),
+            chrono::Datelike::day(&d)
+        )));
         for p in &bot.rules.payments {
             for needle in [p.name.clone(), p.amount.to_string()] {
                 assert!(table.contains(&needle), "{name}: html table lacks {needle}");
                 assert!(md_text.contains(&needle), "{name}: markdown lacks {needle}");
             }
             for r in &p.requirements {
-                assert!(table.contains(&bot.rules.requirement(*r).name), "{name}: requirement {r:?}");
+                assert!(
+                    table.contains(&bot.rules.requirement(*r).name),
+                    "{name}: requirement {r:?}"
+                );
             }
         }
         for s in &bot.rules.supplements {
-            assert!(table.contains(&format!("+{}", s.amount)), "{name}: supplement amount");
+            assert!(
+                table.contains(&format!("+{}", s.amount)),
+                "{name}: supplement amount"
+            );
         }
         for e in &bot.rules.exclusions {
-            assert!(html.contains(&e.name) && md_text.contains(&e.name), "{name}: exclusion {}", e.name);
+            assert!(
+                html.contains(&e.name) && md_text.contains(&e.name),
+                "{name}: exclusion {}",
+                e.name
+            );
         }
         // the table sits in the payment category's section, before its first question
-        let sec = html.find(&format!("<section class=\"cat\" id=\"{}\">", f.categories().iter().find(|c| c.name == t.category).unwrap().anchor)).unwrap();
+        let sec = html
+            .find(&format!(
+                "<section class=\"cat\" id=\"{}\">",
+                f.categories()
+                    .iter()
+                    .find(|c| c.name == t.category)
+                    .unwrap()
+                    .anchor
+            ))
+            .unwrap();
         let tpos = html.find("<table class=\"payments\">").unwrap();
         assert!(sec < tpos && tpos < sec + html[sec..].find("<details").unwrap());
     }
@@ -293,26 +435,46 @@ fn faq_check_passes_on_the_fixture() {
     let f = Faq::from_bot(bot);
     let (asked, bad) = faq::check(bot, &f, true);
     assert!(asked > f.entries.len());
-    assert!(bad.is_empty(), "{:#?}", bad.iter().map(|m| (&m.id, &m.question, m.reason())).collect::<Vec<_>>());
+    assert!(
+        bad.is_empty(),
+        "{:#?}",
+        bad.iter()
+            .map(|m| (&m.id, &m.question, m.reason()))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn faq_check_catches_an_answer_the_bot_does_not_give() {
     let bot = fixture_bot();
     let mut f = Faq::from_bot(bot);
-    let e = f.entries.iter_mut().find(|e| e.id == "hotline.hours").unwrap();
+    let e = f
+        .entries
+        .iter_mut()
+        .find(|e| e.id == "hotline.hours")
+        .unwrap();
     e.answer.push_str("（古い版）");
     let f2 = {
         let mut g = Faq::from_bot(bot);
         // a question the bot routes to another intent
-        g.entries.iter_mut().find(|e| e.id == "claim").unwrap().question = "窓口の電話番号".into();
+        g.entries
+            .iter_mut()
+            .find(|e| e.id == "claim")
+            .unwrap()
+            .question = "窓口の電話番号".into();
         g
     };
     let (_, bad) = faq::check(bot, &f, false);
-    assert_eq!(bad.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["hotline.hours"]);
+    assert_eq!(
+        bad.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["hotline.hours"]
+    );
     let (_, bad) = faq::check(bot, &f2, false);
     assert_eq!(bad.len(), 1);
-    assert_eq!((bad[0].got_intent, bad[0].expected_intent), (Label::Hotline, Label::Claim));
+    assert_eq!(
+        (bad[0].got_intent, bad[0].expected_intent),
+        (Label::Hotline, Label::Claim)
+    );
 }
 
 /// Entries of the shipped intents/ whose representative question the bot answered
@@ -326,9 +488,16 @@ fn shipped_content_gets_no_new_faq_check_mismatch() {
     let Some(bot) = real_bot() else { return };
     let f = Faq::from_bot(bot);
     let (_, bad) = faq::check(bot, &f, false);
-    let new: Vec<String> =
-        bad.iter().filter(|m| !KNOWN_SHIPPED_MISMATCHES.contains(&m.id.as_str())).map(|m| format!("{} 「{}」: {}", m.id, m.question, m.reason())).collect();
-    assert!(new.is_empty(), "questions whose reply now differs from the FAQ:\n{}", new.join("\n"));
+    let new: Vec<String> = bad
+        .iter()
+        .filter(|m| !KNOWN_SHIPPED_MISMATCHES.contains(&m.id.as_str()))
+        .map(|m| format!("{} 「{}」: {}", m.id, m.question, m.reason()))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "questions whose reply now differs from the FAQ:\n{}",
+        new.join("\n")
+    );
     for k in KNOWN_SHIPPED_MISMATCHES {
         if !bad.iter().any(|m| m.id == *k) {
             eprintln!("note: {k} now passes faq check; remove it from KNOWN_SHIPPED_MISMATCHES");
@@ -350,22 +519,50 @@ fn content_dir() -> tempfile::TempDir {
 }
 
 fn madoguchi(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_madoguchi")).arg("--content").arg(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("--content")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn cli_writes_files_with_a_summary_on_stderr() {
     let d = content_dir();
     let out = d.path().join("faq.csv");
-    let o = madoguchi(d.path(), &["faq", "export", "--format", "csv", "--bom", "--out", out.to_str().unwrap()]);
+    let o = madoguchi(
+        d.path(),
+        &[
+            "faq",
+            "export",
+            "--format",
+            "csv",
+            "--bom",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let n = Faq::from_bot(fixture_bot()).entries.len();
-    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), format!("{} に {n} 件を書き出しました", out.display()));
-    assert!(std::fs::read(&out).unwrap().starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        format!("{} に {n} 件を書き出しました", out.display())
+    );
+    assert!(std::fs::read(&out)
+        .unwrap()
+        .starts_with(&[0xEF, 0xBB, 0xBF]));
     for fmt in ["md", "html", "tsv", "json"] {
         let o = madoguchi(d.path(), &["faq", "export", "--format", fmt]);
-        assert!(o.status.success() && !o.stdout.is_empty(), "{fmt}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(o.stderr.is_empty(), "{fmt}: nothing on stderr when writing to stdout");
+        assert!(
+            o.status.success() && !o.stdout.is_empty(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{fmt}: nothing on stderr when writing to stdout"
+        );
     }
 }
 
@@ -376,7 +573,10 @@ fn cli_check_exit_code_follows_mismatches() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // a facet question that the bot routes elsewhere
     let p = d.path().join("intents/hotline.toml");
-    let t = std::fs::read_to_string(&p).unwrap().replace("question = \"電話する前に何を用意すればよいですか\"", "question = \"支援金の申請方法を教えてください\"");
+    let t = std::fs::read_to_string(&p).unwrap().replace(
+        "question = \"電話する前に何を用意すればよいですか\"",
+        "question = \"支援金の申請方法を教えてください\"",
+    );
     std::fs::write(&p, t).unwrap();
     let o = madoguchi(d.path(), &["faq", "check"]);
     assert_eq!(o.status.code(), Some(1));
@@ -388,7 +588,11 @@ fn cli_check_exit_code_follows_mismatches() {
 
 fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser"] {
-        if let Ok(o) = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output() {
+        if let Ok(o) = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {name}"))
+            .output()
+        {
             let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
             if o.status.success() && !p.is_empty() {
                 return Some(PathBuf::from(p));
@@ -402,7 +606,15 @@ fn chromium() -> Option<PathBuf> {
 fn dump_dom(chromium: &Path, url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(["--dump-dom", url])
         .stdout(Stdio::piped())
@@ -432,11 +644,20 @@ fn dump_dom(chromium: &Path, url: &str) -> String {
 /// (visible ids, hidden ids) of the FAQ entries in a dumped DOM.
 fn entries_in(dom: &str) -> (Vec<String>, Vec<String>) {
     let (mut shown, mut hidden) = (Vec::new(), Vec::new());
-    for tag in dom.split("<details").skip(1).map(|s| &s[..s.find('>').unwrap()]) {
+    for tag in dom
+        .split("<details")
+        .skip(1)
+        .map(|s| &s[..s.find('>').unwrap()])
+    {
         if !tag.contains("data-faq-entry") {
             continue;
         }
-        let id = tag.split("data-id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+        let id = tag
+            .split("data-id=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
         if tag.contains(" hidden") {
             hidden.push(id);
         } else {
@@ -447,7 +668,15 @@ fn entries_in(dom: &str) -> (Vec<String>, Vec<String>) {
 }
 
 fn pct(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -471,31 +700,66 @@ fn browser_search_box_filters_the_questions() {
     let dom = dump_dom(&chromium, &base);
     let (shown, hidden) = entries_in(&dom);
     assert_eq!((shown.clone(), hidden.len()), (all.clone(), 0));
-    assert!(dom.contains("<div class=\"search\" id=\"faq-search\" role=\"search\">"), "script ran and showed the search box");
+    assert!(
+        dom.contains("<div class=\"search\" id=\"faq-search\" role=\"search\">"),
+        "script ran and showed the search box"
+    );
     assert!(dom.contains(&format!("全 {} 件の質問", all.len())));
 
     // ?q=電話: exactly the entries whose question, variants or answer mention it
-    let contains = |e: &faq::Entry, t: &str| e.question.contains(t) || e.answer.contains(t) || e.variants.iter().any(|v| v.contains(t));
-    let want: Vec<String> = f.entries.iter().filter(|e| contains(e, "電話")).map(|e| e.id.clone()).collect();
+    let contains = |e: &faq::Entry, t: &str| {
+        e.question.contains(t) || e.answer.contains(t) || e.variants.iter().any(|v| v.contains(t))
+    };
+    let want: Vec<String> = f
+        .entries
+        .iter()
+        .filter(|e| contains(e, "電話"))
+        .map(|e| e.id.clone())
+        .collect();
     assert!(!want.is_empty() && want.len() < all.len());
     let dom = dump_dom(&chromium, &format!("{base}?q={}", pct("電話")));
     let (shown, hidden) = entries_in(&dom);
     assert_eq!(shown, want, "visible entries for 電話");
     assert_eq!(shown.len() + hidden.len(), all.len());
-    assert!(dom.contains(&format!("{} 件の質問が該当します", want.len())), "count line");
-    assert!(dom.contains("<p id=\"faq-none\" hidden=\"\">"), "the no-results line stays hidden");
+    assert!(
+        dom.contains(&format!("{} 件の質問が該当します", want.len())),
+        "count line"
+    );
+    assert!(
+        dom.contains("<p id=\"faq-none\" hidden=\"\">"),
+        "the no-results line stays hidden"
+    );
 
     // width and case: full-width upper-case ＴＯＫＩＯ finds "Tokio"; hiragana さいばー finds サイバー
-    let want: Vec<String> = f.entries.iter().filter(|e| contains(e, "Tokio")).map(|e| e.id.clone()).collect();
-    let (shown, _) = entries_in(&dump_dom(&chromium, &format!("{base}?q={}", pct("ＴＯＫＩＯ"))));
+    let want: Vec<String> = f
+        .entries
+        .iter()
+        .filter(|e| contains(e, "Tokio"))
+        .map(|e| e.id.clone())
+        .collect();
+    let (shown, _) = entries_in(&dump_dom(
+        &chromium,
+        &format!("{base}?q={}", pct("ＴＯＫＩＯ")),
+    ));
     assert_eq!(shown, want, "width/case-insensitive");
-    let want: Vec<String> = f.entries.iter().filter(|e| contains(e, "サイバー")).map(|e| e.id.clone()).collect();
-    let (shown, _) = entries_in(&dump_dom(&chromium, &format!("{base}?q={}", pct("さいばー"))));
+    let want: Vec<String> = f
+        .entries
+        .iter()
+        .filter(|e| contains(e, "サイバー"))
+        .map(|e| e.id.clone())
+        .collect();
+    let (shown, _) = entries_in(&dump_dom(
+        &chromium,
+        &format!("{base}?q={}", pct("さいばー")),
+    ));
     assert_eq!(shown, want, "hiragana finds katakana");
 
     // nothing matches: all hidden, the no-results line shown with the query
     let dom = dump_dom(&chromium, &format!("{base}?q={}", pct("存在しない語zzz")));
     let (shown, hidden) = entries_in(&dom);
     assert!(shown.is_empty() && hidden.len() == all.len());
-    assert!(dom.contains("<p id=\"faq-none\">「<span id=\"faq-none-q\">存在しない語zzz</span>」"), "no-results line");
+    assert!(
+        dom.contains("<p id=\"faq-none\">「<span id=\"faq-none-q\">存在しない語zzz</span>」"),
+        "no-results line"
+    );
 }

@@ -29,14 +29,20 @@ fn golden_classify_set_meets_the_quality_bar() {
 
 #[test]
 fn blind_classify_set_meets_the_quality_bar() {
-    meets_the_bar("blind_classify", include_str!("golden/blind_classify.jsonl"));
+    meets_the_bar(
+        "blind_classify",
+        include_str!("golden/blind_classify.jsonl"),
+    );
 }
 
 /// Hiragana-only, half-width, typos and variant spellings: where a character n-gram
 /// baseline falls down and normalisation + readings must carry the meaning.
 #[test]
 fn noisy_classify_set_meets_the_quality_bar() {
-    meets_the_bar("noisy_classify", include_str!("golden/noisy_classify.jsonl"));
+    meets_the_bar(
+        "noisy_classify",
+        include_str!("golden/noisy_classify.jsonl"),
+    );
 }
 
 /// Every case is checked (intent, or an accepted alternative, and urgency); the misses
@@ -54,7 +60,10 @@ fn meets_the_bar(set: &str, src: &str) {
         let got = bot.classify(&c.text);
         let mut why = Vec::new();
         if got.intent != c.intent && !c.alt.contains(&got.intent) {
-            why.push(format!("{} → {} ({:.2})", c.intent, got.intent, got.confidence));
+            why.push(format!(
+                "{} → {} ({:.2})",
+                c.intent, got.intent, got.confidence
+            ));
         }
         if c.urgent != got.urgent {
             why.push(format!("urgent {} (want {})", got.urgent, c.urgent));
@@ -73,8 +82,21 @@ fn every_representative_question_is_classified_as_its_intent() {
         let c = bot.classify(&i.question);
         assert_eq!(c.intent, i.label, "{}: {:?}", i.file, i.question);
         for f in &i.facets {
-            assert_eq!(bot.classify(&f.question).intent, i.label, "{} facet {:?}", i.file, f.question);
-            assert_eq!(i.facet_for(bot.analyzer.normalizer.normalize(&f.question).as_str()).map(|x| &x.question), Some(&f.question), "{} facet keywords do not select {:?}", i.file, f.question);
+            assert_eq!(
+                bot.classify(&f.question).intent,
+                i.label,
+                "{} facet {:?}",
+                i.file,
+                f.question
+            );
+            assert_eq!(
+                i.facet_for(bot.analyzer.normalizer.normalize(&f.question).as_str())
+                    .map(|x| &x.question),
+                Some(&f.question),
+                "{} facet keywords do not select {:?}",
+                i.file,
+                f.question
+            );
         }
     }
 }

@@ -14,7 +14,9 @@ use madoguchi::core::turn::{ConversationState, Reply, ReplyKind};
 
 fn bot() -> &'static Bot {
     static B: OnceLock<Bot> = OnceLock::new();
-    B.get_or_init(|| madoguchi::engine::build(&Content::embedded()).expect("shipped content builds"))
+    B.get_or_init(|| {
+        madoguchi::engine::build(&Content::embedded()).expect("shipped content builds")
+    })
 }
 
 fn now() -> DateTime<FixedOffset> {
@@ -32,19 +34,33 @@ fn asking(state: &ConversationState) -> Option<Slot> {
 fn assert_final(r: &Reply) {
     assert_eq!(r.kind, ReplyKind::Assess);
     assert!(r.text.contains("最終的な判断は日本医師会"), "{}", r.text);
-    assert!(r.text.contains(HOTLINE) && r.text.contains(OFFICIAL_URL), "{}", r.text);
+    assert!(
+        r.text.contains(HOTLINE) && r.text.contains(OFFICIAL_URL),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains("根拠: 日医ニュース"), "{}", r.text);
-    assert!(!r.text.contains("FACTS.md"), "members see Japanese reasons, not the FACTS.md quotes: {}", r.text);
+    assert!(
+        !r.text.contains("FACTS.md"),
+        "members see Japanese reasons, not the FACTS.md quotes: {}",
+        r.text
+    );
 }
 
 #[test]
 fn asks_only_what_is_missing_then_assesses_and_accepts_a_correction() {
     let mut s = ConversationState::default();
-    let r = say(&mut s, "A①会員の診療所です。ランサムウェアの被害は支援金の対象になりますか");
+    let r = say(
+        &mut s,
+        "A①会員の診療所です。ランサムウェアの被害は支援金の対象になりますか",
+    );
     assert_eq!(r.kind, ReplyKind::Assess, "{}", r.text);
     // membership and kind were given: the date is asked first, with choices
     assert_eq!(asking(&s), Some(Slot::IncidentDate), "{}", r.text);
-    assert!(r.choices.iter().any(|c| c.label.contains("2022年6月1日以降")));
+    assert!(r
+        .choices
+        .iter()
+        .any(|c| c.label.contains("2022年6月1日以降")));
 
     let r = say(&mut s, "先月です");
     assert_eq!(asking(&s), Some(Slot::Closure), "{}", r.text);
@@ -58,7 +74,11 @@ fn asks_only_what_is_missing_then_assesses_and_accepts_a_correction() {
 
     let r = say(&mut s, "いや、休業は半日です");
     assert_final(&r);
-    assert!(r.text.contains("100,000円") && !r.text.contains("150,000円"), "{}", r.text);
+    assert!(
+        r.text.contains("100,000円") && !r.text.contains("150,000円"),
+        "{}",
+        r.text
+    );
 
     let r = say(&mut s, "いや、厚労省には届出済みです");
     assert_final(&r);
@@ -78,7 +98,11 @@ fn the_start_choice_asks_everything_one_question_at_a_time() {
     let r = say(&mut s, "2022年6月1日以降");
     assert_final(&r);
     assert!(r.text.contains("50,000円"), "{}", r.text);
-    assert!(r.text.contains("個人情報保護委員会") && r.text.contains("本人へ通知"), "{}", r.text);
+    assert!(
+        r.text.contains("個人情報保護委員会") && r.text.contains("本人へ通知"),
+        "{}",
+        r.text
+    );
 }
 
 #[test]
@@ -107,7 +131,10 @@ fn unknown_answers_are_not_asked_twice_and_give_an_open_verdict() {
 fn an_urgent_message_interrupts_with_the_hotline_and_the_interview_resumes() {
     let mut s = ConversationState::default();
     say(&mut s, START_VALUE);
-    let r = say(&mut s, "今まさに電子カルテがランサムウェアで暗号化されています！助けて");
+    let r = say(
+        &mut s,
+        "今まさに電子カルテがランサムウェアで暗号化されています！助けて",
+    );
     assert!(r.urgent);
     assert!(r.text.starts_with("【至急】"), "{}", r.text);
     assert!(r.text.contains(HOTLINE));
@@ -124,7 +151,11 @@ fn a_side_question_is_answered_and_the_check_resumes() {
     assert_eq!(r.kind, ReplyKind::Answer, "{}", r.text);
     assert!(r.text.contains("tokiocyberport"), "{}", r.text);
     assert!(r.text.contains("支援金の確認の続き"), "{}", r.text);
-    assert_eq!(asking(&s), Some(Slot::Membership), "the question is still open");
+    assert_eq!(
+        asking(&s),
+        Some(Slot::Membership),
+        "the question is still open"
+    );
     let r = say(&mut s, "はい");
     assert_eq!(r.kind, ReplyKind::Assess, "{}", r.text);
     assert_eq!(asking(&s), Some(Slot::IncidentKind), "{}", r.text);
@@ -144,7 +175,10 @@ fn stop_ends_it_and_gibberish_repeats_the_question() {
 #[test]
 fn the_state_survives_a_json_round_trip() {
     let mut s = ConversationState::default();
-    say(&mut s, "A①会員です。昨年の10月に紹介状を別の患者さんに渡してしまいました。対象になりますか");
+    say(
+        &mut s,
+        "A①会員です。昨年の10月に紹介状を別の患者さんに渡してしまいました。対象になりますか",
+    );
     let json = serde_json::to_string(&s).unwrap();
     let mut back: ConversationState = serde_json::from_str(&json).unwrap();
     assert_eq!(back, s);
@@ -159,7 +193,11 @@ fn a_question_about_the_rule_gets_the_answer_not_an_interview() {
     let r = say(&mut s, "もしランサムウェアに感染した場合も支援金は出ますか");
     assert_ne!(r.kind, ReplyKind::Assess, "{}", r.text);
     assert!(s.case_file.check.is_none());
-    assert!(!s.case_file.has_incident(), "a what-if is not a case: {:?}", s.case_file);
+    assert!(
+        !s.case_file.has_incident(),
+        "a what-if is not a case: {:?}",
+        s.case_file
+    );
 }
 
 /// Caught in a terminal session: 「先週です」 in reply to "what happened?" marked the

@@ -23,7 +23,11 @@ fn domain_words_stay_whole_tokens() {
         ("一時支援金はいくら", "一時支援金"),
     ] {
         let toks = a.analyze(text).tokens;
-        assert!(toks.iter().any(|t| t.surface == word), "{text}: {:?}", toks.iter().map(|t| &t.surface).collect::<Vec<_>>());
+        assert!(
+            toks.iter().any(|t| t.surface == word),
+            "{text}: {:?}",
+            toks.iter().map(|t| &t.surface).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -41,7 +45,11 @@ fn hiragana_only_input_is_folded_to_the_kanji_spelling() {
     let a = analyzer();
     let an = a.analyze("かんせんした どうすれば");
     assert!(an.text.as_str().starts_with("感染した"));
-    assert!(an.tokens.iter().any(|t| &*t.lemma == "感染"), "{:?}", an.tokens);
+    assert!(
+        an.tokens.iter().any(|t| &*t.lemma == "感染"),
+        "{:?}",
+        an.tokens
+    );
 }
 
 #[test]
@@ -62,7 +70,12 @@ fn reused_lattice_tokenises_exactly_like_lindera() {
     for i in &bot.intents {
         for ex in &i.examples {
             let norm = a.normalizer.normalize(&ex.text);
-            let ours: Vec<String> = a.tokenizer.tokenize(&norm).into_iter().map(|t| t.surface).collect();
+            let ours: Vec<String> = a
+                .tokenizer
+                .tokenize(&norm)
+                .into_iter()
+                .map(|t| t.surface)
+                .collect();
             let theirs: Vec<String> = a
                 .tokenizer
                 .lindera()

@@ -43,7 +43,11 @@ fn hundred_kilobytes_is_capped_and_said_so() {
     let big = "ランサムウェアについて教えてください。".repeat(6000);
     assert!(big.len() > 100_000);
     let r = reply(&big);
-    assert!(r.text.contains("長すぎる"), "{}", &r.text[..200.min(r.text.len())]);
+    assert!(
+        r.text.contains("長すぎる"),
+        "{}",
+        &r.text[..200.min(r.text.len())]
+    );
 }
 
 #[test]

@@ -14,8 +14,16 @@ fn run_assess(input: &[u8]) -> Vec<serde_json::Value> {
         .expect("binary runs");
     child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -26,7 +34,9 @@ fn assess_contract_and_bad_lines() {
     input.extend_from_slice(b"not json\n");
     input.extend_from_slice("{\"id\":\"c\",\"text\":\"x\",\"today\":\"2026/06/20\"}\n".as_bytes());
     input.extend_from_slice(b"\n");
-    input.extend_from_slice("{\"id\":7,\"text\":\"A①会員の診療所で昨日FAXを誤送信しました\"}\n".as_bytes());
+    input.extend_from_slice(
+        "{\"id\":7,\"text\":\"A①会員の診療所で昨日FAXを誤送信しました\"}\n".as_bytes(),
+    );
     input.extend_from_slice("{\"id\":\"d\"}\n".as_bytes());
     let rows = run_assess(&input);
     assert_eq!(rows.len(), 6, "{rows:#?}");
@@ -45,7 +55,10 @@ fn assess_contract_and_bad_lines() {
     assert_eq!(rows[4]["id"], 7);
     assert_eq!(rows[4]["payment"], "leak");
     assert_eq!(rows[4]["eligible"], true);
-    assert_eq!(rows[4]["unmet_requirements"], serde_json::json!(["ppc_report", "victim_notice"]));
+    assert_eq!(
+        rows[4]["unmet_requirements"],
+        serde_json::json!(["ppc_report", "victim_notice"])
+    );
     assert_eq!(rows[5]["id"], "d");
     assert!(rows[5]["error"].as_str().unwrap().contains("text"));
 }

@@ -16,13 +16,46 @@ fn assessor() -> &'static Assessor {
 }
 
 const PIECES: &[&str] = &[
-    "A①会員", "会員ではない", "病院", "クリニック", "ランサムウェア", "Emotet", "漏えい", "誤送信", "持ち出し", "内部犯行",
-    "令和4年", "2022年", "6月", "3日前", "昨年", "先週", "5日間休診", "半日", "休診なし", "初診を停止", "厚労省に届出済み",
-    "まだ", "委員会へ報告", "本人に通知しました", "していません", "、", "。", "？", "ー", "①", "元年", "十二月",
+    "A①会員",
+    "会員ではない",
+    "病院",
+    "クリニック",
+    "ランサムウェア",
+    "Emotet",
+    "漏えい",
+    "誤送信",
+    "持ち出し",
+    "内部犯行",
+    "令和4年",
+    "2022年",
+    "6月",
+    "3日前",
+    "昨年",
+    "先週",
+    "5日間休診",
+    "半日",
+    "休診なし",
+    "初診を停止",
+    "厚労省に届出済み",
+    "まだ",
+    "委員会へ報告",
+    "本人に通知しました",
+    "していません",
+    "、",
+    "。",
+    "？",
+    "ー",
+    "①",
+    "元年",
+    "十二月",
 ];
 
 fn facts_strategy() -> impl Strategy<Value = Facts> {
-    let membership = prop_oneof![Just(Membership::A1), Just(Membership::NotMember), Just(Membership::Unknown)];
+    let membership = prop_oneof![
+        Just(Membership::A1),
+        Just(Membership::NotMember),
+        Just(Membership::Unknown)
+    ];
     let kind = prop_oneof![
         Just(IncidentKind::CyberAttack),
         Just(IncidentKind::AttackLeak),
@@ -32,7 +65,8 @@ fn facts_strategy() -> impl Strategy<Value = Facts> {
     ];
     let date = prop_oneof![
         Just(None),
-        (2015i32..2030, 1u32..13, 1u32..29).prop_map(|(y, m, d)| Some(DateSpan::day(NaiveDate::from_ymd_opt(y, m, d).unwrap()))),
+        (2015i32..2030, 1u32..13, 1u32..29)
+            .prop_map(|(y, m, d)| Some(DateSpan::day(NaiveDate::from_ymd_opt(y, m, d).unwrap()))),
         (2015i32..2030, 1u32..13).prop_map(|(y, m)| DateSpan::month(y, m)),
         (2015i32..2030).prop_map(DateSpan::year),
     ];
@@ -44,17 +78,32 @@ fn facts_strategy() -> impl Strategy<Value = Facts> {
         Just(Closure::NewPatientsStopped),
         (0u32..40).prop_map(Closure::Days)
     ];
-    let report = || prop_oneof![Just(ReportStatus::NotMentioned), Just(ReportStatus::NotDone), Just(ReportStatus::Done)];
-    (membership, kind, date, closure, report(), report(), report()).prop_map(|(membership, incident, date, closure, m, p, v)| Facts {
+    let report = || {
+        prop_oneof![
+            Just(ReportStatus::NotMentioned),
+            Just(ReportStatus::NotDone),
+            Just(ReportStatus::Done)
+        ]
+    };
+    (
         membership,
-        incident,
+        kind,
         date,
         closure,
-        mhlw_report: m,
-        ppc_report: p,
-        victim_notice: v,
-        ..Facts::default()
-    })
+        report(),
+        report(),
+        report(),
+    )
+        .prop_map(|(membership, incident, date, closure, m, p, v)| Facts {
+            membership,
+            incident,
+            date,
+            closure,
+            mhlw_report: m,
+            ppc_report: p,
+            victim_notice: v,
+            ..Facts::default()
+        })
 }
 
 proptest! {

@@ -9,18 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
+use madoguchi::channels::{ChannelKind, Inbound};
 use madoguchi::content::Content;
 use madoguchi::core::dialogue::Bot;
 use madoguchi::core::handoff::{notice, Handoff};
 use madoguchi::core::hours::{jst, Clock, HOTLINE};
-use madoguchi::channels::{ChannelKind, Inbound};
 use madoguchi::core::turn::EscalationReason;
 use madoguchi::service::{EscalationStatus, Service, StaffError, StoreConfig};
 use madoguchi::store::TurnRecord;
 use once_cell::sync::Lazy;
 use sqlx::Connection;
 
-static BOT: Lazy<Arc<Bot>> = Lazy::new(|| Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds")));
+static BOT: Lazy<Arc<Bot>> = Lazy::new(|| {
+    Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds"))
+});
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Nothing listens on port 1: a database that is down.
@@ -42,8 +44,16 @@ fn clock() -> Arc<dyn Clock> {
 
 fn unique(prefix: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, SEQ.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A fresh PostgreSQL database, dropped when the guard goes.
@@ -53,7 +63,12 @@ struct PgDb {
 
 impl PgDb {
     async fn create() -> Option<PgDb> {
-        let mut admin = match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(ADMIN_URL)).await {
+        let mut admin = match tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(ADMIN_URL),
+        )
+        .await
+        {
             Ok(Ok(c)) => c,
             _ => {
                 // CI must run every test: a missing server fails there instead of skipping
@@ -65,7 +80,10 @@ impl PgDb {
             }
         };
         let name = unique("madoguchi_test");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
         Some(PgDb { name })
     }
 
@@ -79,10 +97,15 @@ impl Drop for PgDb {
         let name = self.name.clone();
         // Drop is synchronous and may run inside a runtime: drop from a thread of its own
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(ADMIN_URL).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
                 }
             })
         })
@@ -102,7 +125,11 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = StoreConfig::sqlite(dir.path().join("nested/dir/madoguchi.db"));
         cfg.spool_path = Some(dir.path().join("spool.jsonl"));
-        TestDb { cfg, dir, _pg: None }
+        TestDb {
+            cfg,
+            dir,
+            _pg: None,
+        }
     }
 
     async fn postgres() -> Option<TestDb> {
@@ -110,11 +137,17 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = StoreConfig::url(pg.url());
         cfg.spool_path = Some(dir.path().join("spool.jsonl"));
-        Some(TestDb { cfg, dir, _pg: Some(pg) })
+        Some(TestDb {
+            cfg,
+            dir,
+            _pg: Some(pg),
+        })
     }
 
     async fn service(&self) -> Service {
-        Service::build(BOT.clone(), self.cfg.clone(), clock()).await.expect("service builds")
+        Service::build(BOT.clone(), self.cfg.clone(), clock())
+            .await
+            .expect("service builds")
     }
 
     fn spool_path(&self) -> PathBuf {
@@ -123,7 +156,12 @@ impl TestDb {
 }
 
 fn msg(channel: ChannelKind, user: &str, text: &str) -> Inbound {
-    Inbound { channel, user: user.into(), conversation: format!("{user}-conv"), text: text.into() }
+    Inbound {
+        channel,
+        user: user.into(),
+        conversation: format!("{user}-conv"),
+        text: text.into(),
+    }
 }
 
 fn term(user: &str, text: &str) -> Inbound {
@@ -168,39 +206,76 @@ async fn urgent_message_opens_an_open_urgent_escalation(db: &TestDb) {
     let o = svc.handle(term("u1", "ランサムウェアに感染しました")).await;
     assert!(o.reply.urgent);
     assert!(o.reply.text.contains(HOTLINE));
-    let id = o.escalation_id.expect("an urgent message opens an escalation");
+    let id = o
+        .escalation_id
+        .expect("an urgent message opens an escalation");
     // the member is told the number the database gave, right after the hotline paragraph
     let n = notice(Handoff::Kept { id: Some(id) });
     let (first, rest) = o.reply.text.split_once("\n\n").unwrap();
-    assert!(first.contains(HOTLINE) && rest.starts_with(&n), "{}", o.reply.text);
-    let open = svc.list_escalations(Some(EscalationStatus::Open)).await.unwrap();
+    assert!(
+        first.contains(HOTLINE) && rest.starts_with(&n),
+        "{}",
+        o.reply.text
+    );
+    let open = svc
+        .list_escalations(Some(EscalationStatus::Open))
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1);
     let e = &open[0];
-    assert_eq!((e.id, e.reason, e.status), (id, EscalationReason::Urgent, EscalationStatus::Open));
-    assert_eq!((e.channel, e.user.as_str(), e.conversation.as_str()), (ChannelKind::Terminal, "u1", "u1-conv"));
+    assert_eq!(
+        (e.id, e.reason, e.status),
+        (id, EscalationReason::Urgent, EscalationStatus::Open)
+    );
+    assert_eq!(
+        (e.channel, e.user.as_str(), e.conversation.as_str()),
+        (ChannelKind::Terminal, "u1", "u1-conv")
+    );
     assert!(e.text.contains("ランサムウェア"));
-    assert!(svc.list_escalations(Some(EscalationStatus::Claimed)).await.unwrap().is_empty());
+    assert!(svc
+        .list_escalations(Some(EscalationStatus::Claimed))
+        .await
+        .unwrap()
+        .is_empty());
     // a second urgent message in the same conversation joins it, no duplicate
-    let o2 = svc.handle(term("u1", "電子カルテが全部暗号化されて動きません")).await;
+    let o2 = svc
+        .handle(term("u1", "電子カルテが全部暗号化されて動きません"))
+        .await;
     assert_eq!(o2.escalation_id, Some(id));
     assert_eq!(svc.list_escalations(None).await.unwrap().len(), 1);
 }
 
 async fn claim_reply_resolve_round_trip(db: &TestDb) {
     let svc = db.service().await;
-    let id = svc.handle(term("u2", "ウイルスに感染して画面に身代金の要求が出ています")).await.escalation_id.unwrap();
+    let id = svc
+        .handle(term(
+            "u2",
+            "ウイルスに感染して画面に身代金の要求が出ています",
+        ))
+        .await
+        .escalation_id
+        .unwrap();
 
     let e = svc.claim(id, "佐藤").await.unwrap();
-    assert_eq!((e.status, e.assignee.as_deref()), (EscalationStatus::Claimed, Some("佐藤")));
+    assert_eq!(
+        (e.status, e.assignee.as_deref()),
+        (EscalationStatus::Claimed, Some("佐藤"))
+    );
     assert!(e.claimed_at.is_some());
     match svc.claim(id, "鈴木").await {
         Err(StaffError::AlreadyClaimed { id: i, by }) => {
             assert_eq!((i, by.as_str()), (id, "佐藤"));
-            assert_eq!(StaffError::AlreadyClaimed { id: i, by }.to_string(), format!("#{id} は既に 佐藤 さんが対応中です"));
+            assert_eq!(
+                StaffError::AlreadyClaimed { id: i, by }.to_string(),
+                format!("#{id} は既に 佐藤 さんが対応中です")
+            );
         }
         other => panic!("second claim: {other:?}"),
     }
-    assert!(matches!(svc.staff_reply(id, "鈴木", "横から失礼します").await, Err(StaffError::AlreadyClaimed { .. })));
+    assert!(matches!(
+        svc.staff_reply(id, "鈴木", "横から失礼します").await,
+        Err(StaffError::AlreadyClaimed { .. })
+    ));
 
     // claimed: the bot does not answer by itself
     let o = svc.handle(term("u2", "支援金はいくらですか")).await;
@@ -208,27 +283,60 @@ async fn claim_reply_resolve_round_trip(db: &TestDb) {
     assert!(o.reply.text.contains("担当者が対応"));
     assert!(!o.reply.text.contains("10万円"));
 
-    let item = svc.staff_reply(id, "佐藤", "佐藤です。ネットワークから切り離してください。").await.unwrap();
-    assert_eq!((item.escalation_id, item.channel, item.user.as_str()), (id, ChannelKind::Terminal, "u2"));
+    let item = svc
+        .staff_reply(id, "佐藤", "佐藤です。ネットワークから切り離してください。")
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.escalation_id, item.channel, item.user.as_str()),
+        (id, ChannelKind::Terminal, "u2")
+    );
     let o = svc.handle(term("u2", "切り離しました")).await;
-    assert_eq!(o.staff_messages, vec!["佐藤です。ネットワークから切り離してください。".to_string()]);
+    assert_eq!(
+        o.staff_messages,
+        vec!["佐藤です。ネットワークから切り離してください。".to_string()]
+    );
     assert!(o.handled_by_staff);
     // delivered once only
-    assert!(svc.handle(term("u2", "次はどうすれば")).await.staff_messages.is_empty());
+    assert!(svc
+        .handle(term("u2", "次はどうすれば"))
+        .await
+        .staff_messages
+        .is_empty());
 
     let (e, lines) = svc.escalation(id).await.unwrap().unwrap();
     assert_eq!(e.id, id);
     let roles: Vec<_> = lines.iter().map(|l| l.role.as_str()).collect();
     assert!(roles.starts_with(&["member", "bot"]), "{roles:?}");
-    assert!(lines.iter().any(|l| l.role.as_str() == "staff" && l.author.as_deref() == Some("佐藤")));
+    assert!(lines
+        .iter()
+        .any(|l| l.role.as_str() == "staff" && l.author.as_deref() == Some("佐藤")));
 
-    let e = svc.resolve(id, "佐藤", Some("窓口へ案内済み")).await.unwrap();
-    assert_eq!((e.status, e.note.as_deref()), (EscalationStatus::Resolved, Some("窓口へ案内済み")));
+    let e = svc
+        .resolve(id, "佐藤", Some("窓口へ案内済み"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.status, e.note.as_deref()),
+        (EscalationStatus::Resolved, Some("窓口へ案内済み"))
+    );
     assert!(e.resolved_at.is_some());
-    assert!(matches!(svc.resolve(id, "佐藤", None).await, Err(StaffError::AlreadyResolved { .. })));
-    assert!(matches!(svc.claim(id, "鈴木").await, Err(StaffError::AlreadyResolved { .. })));
-    assert!(matches!(svc.claim(9999, "鈴木").await, Err(StaffError::NotFound(9999))));
-    assert!(matches!(svc.staff_reply(id, "佐藤", "  ").await, Err(StaffError::EmptyText)));
+    assert!(matches!(
+        svc.resolve(id, "佐藤", None).await,
+        Err(StaffError::AlreadyResolved { .. })
+    ));
+    assert!(matches!(
+        svc.claim(id, "鈴木").await,
+        Err(StaffError::AlreadyResolved { .. })
+    ));
+    assert!(matches!(
+        svc.claim(9999, "鈴木").await,
+        Err(StaffError::NotFound(9999))
+    ));
+    assert!(matches!(
+        svc.staff_reply(id, "佐藤", "  ").await,
+        Err(StaffError::EmptyText)
+    ));
 
     // resolved: the bot answers again
     let o = svc.handle(term("u2", "支援金はいくらですか")).await;
@@ -243,9 +351,14 @@ async fn human_request_escalates_once(db: &TestDb) {
     let id = o.escalation_id.unwrap();
     let all = svc.list_escalations(None).await.unwrap();
     assert_eq!(all.len(), 1);
-    assert_eq!((all[0].id, all[0].reason), (id, EscalationReason::HumanRequest));
+    assert_eq!(
+        (all[0].id, all[0].reason),
+        (id, EscalationReason::HumanRequest)
+    );
     // an urgent turn while it is still open raises the reason instead of opening another
-    let o = svc.handle(term("u3", "いまランサムウェアに感染しています")).await;
+    let o = svc
+        .handle(term("u3", "いまランサムウェアに感染しています"))
+        .await;
     assert_eq!(o.escalation_id, Some(id));
     let all = svc.list_escalations(None).await.unwrap();
     assert_eq!(all.len(), 1);
@@ -258,18 +371,30 @@ async fn two_low_confidence_turns_offer_a_person_and_yes_escalates(db: &TestDb) 
     assert!(a.escalation_id.is_none());
     let b = svc.handle(term("u4", "おすすめのラーメン屋は")).await;
     assert!(b.escalation_id.is_none());
-    assert!(b.reply.text.contains("おつなぎしましょうか"), "{}", b.reply.text);
+    assert!(
+        b.reply.text.contains("おつなぎしましょうか"),
+        "{}",
+        b.reply.text
+    );
     // the offer lives in the stored conversation state, across service instances
     let svc2 = db.service().await;
     let c = svc2.handle(term("u4", "はい")).await;
     assert_eq!(c.reply.escalate, Some(EscalationReason::LowConfidence));
     let id = c.escalation_id.unwrap();
-    let e = svc2.list_escalations(Some(EscalationStatus::Open)).await.unwrap();
-    assert_eq!((e.len(), e[0].id, e[0].reason), (1, id, EscalationReason::LowConfidence));
+    let e = svc2
+        .list_escalations(Some(EscalationStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.len(), e[0].id, e[0].reason),
+        (1, id, EscalationReason::LowConfidence)
+    );
     // staff see the unclear questions, not just the "はい"
-    assert_eq!(e[0].text, "明日の天気を教えて / おすすめのラーメン屋は / はい");
+    assert_eq!(
+        e[0].text,
+        "明日の天気を教えて / おすすめのラーメン屋は / はい"
+    );
 }
-
 
 async fn phone_and_doctor_id_never_reach_the_database(db: &TestDb) {
     let svc = db.service().await;
@@ -278,8 +403,12 @@ async fn phone_and_doctor_id_never_reach_the_database(db: &TestDb) {
         .await;
     let id = o.escalation_id.unwrap();
     svc.claim(id, "佐藤").await.unwrap();
-    svc.staff_reply(id, "佐藤", "折り返しは 03-9876-5432 からお電話します").await.unwrap();
-    svc.resolve(id, "佐藤", Some("会員番号 1122334455 を確認")).await.unwrap();
+    svc.staff_reply(id, "佐藤", "折り返しは 03-9876-5432 からお電話します")
+        .await
+        .unwrap();
+    svc.resolve(id, "佐藤", Some("会員番号 1122334455 を確認"))
+        .await
+        .unwrap();
     let all = svc.store().all_text().await.unwrap().join("\n");
     let d = madoguchi::redact::digits_of(&all);
     for secret in ["543210", "09087654321", "0398765432", "1122334455"] {
@@ -293,11 +422,20 @@ async fn phone_and_doctor_id_never_reach_the_database(db: &TestDb) {
 
 async fn concurrent_claims_have_exactly_one_winner(db: &TestDb) {
     let svc = db.service().await;
-    let id = svc.handle(term("u6", "サーバーがランサムウェアで暗号化されました")).await.escalation_id.unwrap();
+    let id = svc
+        .handle(term("u6", "サーバーがランサムウェアで暗号化されました"))
+        .await
+        .escalation_id
+        .unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let svc = svc.clone();
-            tokio::spawn(async move { (format!("staff{i}"), svc.claim(id, &format!("staff{i}")).await) })
+            tokio::spawn(async move {
+                (
+                    format!("staff{i}"),
+                    svc.claim(id, &format!("staff{i}")).await,
+                )
+            })
         })
         .collect();
     let mut winners = Vec::new();
@@ -313,7 +451,10 @@ async fn concurrent_claims_have_exactly_one_winner(db: &TestDb) {
     assert_eq!(losers.len(), 7);
     let (name, e) = &winners[0];
     assert_eq!(e.assignee.as_deref(), Some(name.as_str()));
-    assert!(losers.iter().all(|by| by == name), "losers are told who has it: {losers:?}");
+    assert!(
+        losers.iter().all(|by| by == name),
+        "losers are told who has it: {losers:?}"
+    );
 }
 
 async fn spooled_turns_are_written_when_the_database_is_back_once(db: &TestDb) {
@@ -321,12 +462,20 @@ async fn spooled_turns_are_written_when_the_database_is_back_once(db: &TestDb) {
     let mut down = StoreConfig::url(DOWN_URL);
     down.spool_path = Some(db.spool_path());
     down.connect_timeout = Duration::from_millis(500);
-    let svc_down = Service::build(BOT.clone(), down, clock()).await.expect("builds with the database down");
-    let o = svc_down.handle(term("u7", "ランサムウェアに感染しました")).await;
+    let svc_down = Service::build(BOT.clone(), down, clock())
+        .await
+        .expect("builds with the database down");
+    let o = svc_down
+        .handle(term("u7", "ランサムウェアに感染しました"))
+        .await;
     assert!(o.reply.urgent && o.reply.text.contains(HOTLINE));
     assert_eq!(o.escalation_id, None);
     // kept in the spool (fsynced): handed over, without a number yet
-    assert!(o.reply.text.contains(&notice(Handoff::Kept { id: None })), "{}", o.reply.text);
+    assert!(
+        o.reply.text.contains(&notice(Handoff::Kept { id: None })),
+        "{}",
+        o.reply.text
+    );
     let o = svc_down.handle(term("u7", "担当者と話したい")).await;
     assert!(o.reply.text.contains("担当者"));
     assert_eq!(svc_down.spool().pending(), 2);
@@ -337,45 +486,81 @@ async fn spooled_turns_are_written_when_the_database_is_back_once(db: &TestDb) {
     assert_eq!(svc.spool().pending(), 0);
     let all = svc.list_escalations(None).await.unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
-    assert_eq!((all[0].reason, all[0].status), (EscalationReason::Urgent, EscalationStatus::Open));
+    assert_eq!(
+        (all[0].reason, all[0].status),
+        (EscalationReason::Urgent, EscalationStatus::Open)
+    );
     let stats = svc.stats().await.unwrap();
     assert_eq!(stats.messages, 2);
 
     // the same records again (a crash between writing and emptying the spool): nothing doubles
     std::fs::write(db.spool_path(), &spooled).unwrap();
     svc.flush_spool().await.unwrap();
-    wait_until("the spool is written again", || async { svc.spool().pending() == 0 }).await;
+    wait_until("the spool is written again", || async {
+        svc.spool().pending() == 0
+    })
+    .await;
     assert_eq!(svc.list_escalations(None).await.unwrap().len(), 1);
     assert_eq!(svc.stats().await.unwrap().messages, 2);
 
     // a torn last line (crash mid-append) is kept aside, the rest is written
     std::fs::write(db.spool_path(), format!("{spooled}{{\"key\":\"torn")).unwrap();
     svc.flush_spool().await.unwrap();
-    wait_until("the spool is written again", || async { svc.spool().pending() == 0 }).await;
+    wait_until("the spool is written again", || async {
+        svc.spool().pending() == 0
+    })
+    .await;
     assert!(db.dir.path().join("spool.jsonl.bad").exists());
 }
 
 async fn push_channels_get_staff_replies_through_the_outbox(db: &TestDb) {
     let svc = db.service().await;
-    let o = svc.handle(msg(ChannelKind::Slack, "U123", "担当者と直接話したいです")).await;
+    let o = svc
+        .handle(msg(ChannelKind::Slack, "U123", "担当者と直接話したいです"))
+        .await;
     let id = o.escalation_id.unwrap();
     let unposted = svc.unposted_escalations().await.unwrap();
     assert_eq!(unposted.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id]);
     svc.set_staff_ref(id, "1700000000.000100").await.unwrap();
     assert!(svc.unposted_escalations().await.unwrap().is_empty());
-    assert_eq!(svc.escalation_by_staff_ref("1700000000.000100").await.unwrap().map(|e| e.id), Some(id));
+    assert_eq!(
+        svc.escalation_by_staff_ref("1700000000.000100")
+            .await
+            .unwrap()
+            .map(|e| e.id),
+        Some(id)
+    );
     assert!(svc.escalation_by_staff_ref("nope").await.unwrap().is_none());
 
     let item = svc.staff_reply(id, "佐藤", "担当の佐藤です").await.unwrap();
     assert_eq!(item.channel, ChannelKind::Slack);
-    assert!(svc.undelivered(ChannelKind::Discord).await.unwrap().is_empty());
+    assert!(svc
+        .undelivered(ChannelKind::Discord)
+        .await
+        .unwrap()
+        .is_empty());
     let pending = svc.undelivered(ChannelKind::Slack).await.unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!((pending[0].id, pending[0].user.as_str(), pending[0].conversation.as_str()), (item.id, "U123", "U123-conv"));
+    assert_eq!(
+        (
+            pending[0].id,
+            pending[0].user.as_str(),
+            pending[0].conversation.as_str()
+        ),
+        (item.id, "U123", "U123-conv")
+    );
     // a push channel's member turn does not swallow the reply
-    assert!(svc.handle(msg(ChannelKind::Slack, "U123", "よろしくお願いします")).await.staff_messages.is_empty());
+    assert!(svc
+        .handle(msg(ChannelKind::Slack, "U123", "よろしくお願いします"))
+        .await
+        .staff_messages
+        .is_empty());
     svc.mark_delivered(item.id).await.unwrap();
-    assert!(svc.undelivered(ChannelKind::Slack).await.unwrap().is_empty());
+    assert!(svc
+        .undelivered(ChannelKind::Slack)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn stats_count_intents_fallbacks_and_time_to_claim(db: &TestDb) {
@@ -383,7 +568,10 @@ async fn stats_count_intents_fallbacks_and_time_to_claim(db: &TestDb) {
     svc.handle(term("u8", "ランサムウェアに感染しました")).await;
     svc.handle(term("u9", "明日の天気を教えて")).await;
     svc.handle(term("u10", "担当者と直接話したいです")).await;
-    let open = svc.list_escalations(Some(EscalationStatus::Open)).await.unwrap();
+    let open = svc
+        .list_escalations(Some(EscalationStatus::Open))
+        .await
+        .unwrap();
     assert_eq!(open.len(), 2);
     for e in &open {
         svc.claim(e.id, "佐藤").await.unwrap();
@@ -441,7 +629,9 @@ fn record(key: &str, user: &str, text: &str) -> TurnRecord {
 async fn admin_sql(db: &TestDb, sqls: &[&str]) {
     match (&db.cfg.sqlite_path, &db.cfg.database_url) {
         (Some(p), _) => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", p.display())).await.unwrap();
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", p.display()))
+                .await
+                .unwrap();
             for q in sqls {
                 sqlx::query(q).execute(&mut c).await.unwrap();
             }
@@ -468,7 +658,11 @@ async fn a_poison_record_is_kept_aside_and_alerted_and_the_rest_written(db: &Tes
         ])
         .await;
     }
-    for r in [record("k-good-1", "p1", "ランサムウェア"), record("k-poison", "p2", "POISON"), record("k-good-2", "p3", "ウイルス")] {
+    for r in [
+        record("k-good-1", "p1", "ランサムウェア"),
+        record("k-poison", "p2", "POISON"),
+        record("k-good-2", "p3", "ウイルス"),
+    ] {
         svc.spool().append(&r).await.unwrap();
     }
     wait_until("the poison record is kept aside", || async {
@@ -477,15 +671,26 @@ async fn a_poison_record_is_kept_aside_and_alerted_and_the_rest_written(db: &Tes
     })
     .await;
     // the good ones are written, the poison one is kept (not dropped) and alerted
-    let users: Vec<String> = svc.list_escalations(None).await.unwrap().into_iter().map(|e| e.user).collect();
+    let users: Vec<String> = svc
+        .list_escalations(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.user)
+        .collect();
     assert_eq!(users, vec!["p1".to_string(), "p3".to_string()]);
     let bad = std::fs::read_to_string(svc.spool().bad_path()).unwrap();
-    assert!(bad.contains("k-poison") && bad.lines().count() == 1, "{bad}");
+    assert!(
+        bad.contains("k-poison") && bad.lines().count() == 1,
+        "{bad}"
+    );
     assert_eq!(svc.spool().kept_aside(), 1);
     assert!(svc.spool().poisoned_total() >= 1);
     let h = svc.health();
     assert_eq!((h.status, h.spool_kept_aside), ("degraded", 1));
-    assert!(madoguchi::service::render_health_metrics(&svc).contains("madoguchi_spool_kept_aside 1"));
+    assert!(
+        madoguchi::service::render_health_metrics(&svc).contains("madoguchi_spool_kept_aside 1")
+    );
 }
 
 async fn a_turn_neither_database_nor_spool_took_is_not_announced(db: &TestDb) {
@@ -494,12 +699,28 @@ async fn a_turn_neither_database_nor_spool_took_is_not_announced(db: &TestDb) {
     let mut cfg = StoreConfig::url(DOWN_URL);
     cfg.spool_path = Some(PathBuf::from("/dev/full"));
     cfg.connect_timeout = Duration::from_millis(300);
-    let svc = Service::build(BOT.clone(), cfg, clock()).await.expect("builds with the database down");
-    let o = svc.handle(term("full", "ランサムウェアに感染しました")).await;
-    assert!(o.reply.text.starts_with("【至急】") && o.reply.text.contains(HOTLINE), "hotline first: {}", o.reply.text);
+    let svc = Service::build(BOT.clone(), cfg, clock())
+        .await
+        .expect("builds with the database down");
+    let o = svc
+        .handle(term("full", "ランサムウェアに感染しました"))
+        .await;
+    assert!(
+        o.reply.text.starts_with("【至急】") && o.reply.text.contains(HOTLINE),
+        "hotline first: {}",
+        o.reply.text
+    );
     assert_eq!(o.escalation_id, None);
-    assert!(o.reply.text.contains(&notice(Handoff::NotKept)), "{}", o.reply.text);
-    assert!(!o.reply.text.contains(&notice(Handoff::Kept { id: None })), "{}", o.reply.text);
+    assert!(
+        o.reply.text.contains(&notice(Handoff::NotKept)),
+        "{}",
+        o.reply.text
+    );
+    assert!(
+        !o.reply.text.contains(&notice(Handoff::Kept { id: None })),
+        "{}",
+        o.reply.text
+    );
     assert!(!svc.health().is_healthy());
 }
 
@@ -510,7 +731,11 @@ async fn concurrent_turns_are_committed_together_each_with_its_own_number(db: &T
             let svc = svc.clone();
             tokio::spawn(async move {
                 let user = format!("g{i}");
-                let text = if i % 2 == 0 { "ランサムウェアに感染しました" } else { "窓口の電話番号は？" };
+                let text = if i % 2 == 0 {
+                    "ランサムウェアに感染しました"
+                } else {
+                    "窓口の電話番号は？"
+                };
                 (user.clone(), svc.handle(term(&user, text)).await)
             })
         })
@@ -564,18 +789,36 @@ async fn sqlite_busy_spools_the_turn_and_writes_it_once_when_the_lock_goes() {
     let svc = db.service().await;
     let path = db.cfg.sqlite_path.clone().unwrap();
     // another connection holds the write lock
-    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display())).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
-    sqlx::query("INSERT INTO audit_log (actor, action, at) VALUES ('test', 'lock', 'now')").execute(&mut other).await.unwrap();
-    let o = svc.handle(term("busy", "ランサムウェアに感染しました")).await;
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO audit_log (actor, action, at) VALUES ('test', 'lock', 'now')")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let o = svc
+        .handle(term("busy", "ランサムウェアに感染しました"))
+        .await;
     assert!(o.reply.text.starts_with("【至急】") && o.reply.text.contains(HOTLINE));
-    assert_eq!(told(&o), Some(None), "spooled while locked: {}", o.reply.text);
+    assert_eq!(
+        told(&o),
+        Some(None),
+        "spooled while locked: {}",
+        o.reply.text
+    );
     // the turn may be spooled by the writer and by the service when the write budget
     // runs out under load: copies share the turn's key and are written once (checked below)
     assert!(svc.spool().pending() >= 1);
     sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     // the recovery task writes it without another member message
-    wait_until("the spooled turn is written", || async { svc.spool().pending() == 0 && !svc.list_escalations(None).await.unwrap().is_empty() }).await;
+    wait_until("the spooled turn is written", || async {
+        svc.spool().pending() == 0 && !svc.list_escalations(None).await.unwrap().is_empty()
+    })
+    .await;
     assert_told_escalations_exist(&svc, &[("busy".into(), None)]).await;
 }
 
@@ -584,7 +827,9 @@ async fn sqlite_file_deleted_while_serving_is_unhealthy_then_restored_with_nothi
     let db = TestDb::sqlite();
     let svc = db.service().await;
     let path = db.cfg.sqlite_path.clone().unwrap();
-    let a = svc.handle(term("before", "ランサムウェアに感染しました")).await;
+    let a = svc
+        .handle(term("before", "ランサムウェアに感染しました"))
+        .await;
     let id_a = a.escalation_id.expect("stored");
     for sfx in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{sfx}", path.display()));
@@ -592,14 +837,25 @@ async fn sqlite_file_deleted_while_serving_is_unhealthy_then_restored_with_nothi
     let h = svc.health();
     assert!(!h.is_healthy(), "{h:?}");
     eprintln!("deleted: {h:?}");
-    assert_eq!(h.database.class, Some(madoguchi::store::ErrorClass::Corrupt));
+    assert_eq!(
+        h.database.class,
+        Some(madoguchi::store::ErrorClass::Corrupt)
+    );
     // no number is handed out for a write to a deleted file
-    let b = svc.handle(term("after", "ウイルスに感染して画面に身代金の要求が出ています")).await;
+    let b = svc
+        .handle(term(
+            "after",
+            "ウイルスに感染して画面に身代金の要求が出ています",
+        ))
+        .await;
     assert!(b.reply.text.contains(HOTLINE));
     let tb = told(&b);
     assert!(matches!(tb, Some(None) | None), "{}", b.reply.text);
     // the recovery task copies the file back from the connection that still has it
-    wait_until("healthy again with everything written", || async { svc.health().is_healthy() && svc.spool().pending() == 0 }).await;
+    wait_until("healthy again with everything written", || async {
+        svc.health().is_healthy() && svc.spool().pending() == 0
+    })
+    .await;
     assert!(path.exists());
     let mut told_list = vec![("before".to_string(), Some(id_a))];
     if tb.is_some() {
@@ -651,66 +907,121 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_never_announces_an_escalation_it_did_not_keep_and_recovers() {
-    let Some(disk) = SmallDisk::mount() else { return };
+    let Some(disk) = SmallDisk::mount() else {
+        return;
+    };
     let mut cfg = StoreConfig::sqlite(disk.dir.path().join("madoguchi.db"));
     cfg.spool_path = Some(disk.dir.path().join("spool.jsonl"));
     let svc = Service::build(BOT.clone(), cfg, clock()).await.unwrap();
     let mut told_list = Vec::new();
-    let o = svc.handle(term("full-0", "ランサムウェアに感染しました")).await;
-    told_list.push(("full-0".to_string(), Some(o.escalation_id.expect("room on the disk"))));
+    let o = svc
+        .handle(term("full-0", "ランサムウェアに感染しました"))
+        .await;
+    told_list.push((
+        "full-0".to_string(),
+        Some(o.escalation_id.expect("room on the disk")),
+    ));
     disk.fill();
     for i in 1..=8 {
         let user = format!("full-{i}");
-        let o = svc.handle(term(&user, "ランサムウェアに感染しました。電子カルテが暗号化されています")).await;
-        assert!(o.reply.text.starts_with("【至急】") && o.reply.text.contains(HOTLINE), "hotline first: {}", o.reply.text);
+        let o = svc
+            .handle(term(
+                &user,
+                "ランサムウェアに感染しました。電子カルテが暗号化されています",
+            ))
+            .await;
+        assert!(
+            o.reply.text.starts_with("【至急】") && o.reply.text.contains(HOTLINE),
+            "hotline first: {}",
+            o.reply.text
+        );
         if let Some(t) = told(&o) {
             told_list.push((user, t));
         }
     }
-    eprintln!("told while the disk was full: {told_list:?}; health {:?}", svc.health());
+    eprintln!(
+        "told while the disk was full: {told_list:?}; health {:?}",
+        svc.health()
+    );
     disk.free();
-    wait_until("healthy again with the spool written", || async { svc.health().is_healthy() && svc.spool().pending() == 0 }).await;
+    wait_until("healthy again with the spool written", || async {
+        svc.health().is_healthy() && svc.spool().pending() == 0
+    })
+    .await;
     // not stuck on "database is locked": a new turn gets its number
-    let o = svc.handle(term("full-after", "ランサムウェアに感染しました")).await;
-    told_list.push(("full-after".to_string(), Some(o.escalation_id.expect("stored after space is freed"))));
+    let o = svc
+        .handle(term("full-after", "ランサムウェアに感染しました"))
+        .await;
+    told_list.push((
+        "full-after".to_string(),
+        Some(o.escalation_id.expect("stored after space is freed")),
+    ));
     assert_told_escalations_exist(&svc, &told_list).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_read_only_spools_turns_and_writes_them_when_writable_again() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     let svc = db.service().await;
     let name = db._pg.as_ref().unwrap().name.clone();
-    let a = svc.handle(term("ro-0", "ランサムウェアに感染しました")).await;
+    let a = svc
+        .handle(term("ro-0", "ランサムウェアに感染しました"))
+        .await;
     let mut told_list = vec![("ro-0".to_string(), Some(a.escalation_id.unwrap()))];
     let kick = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
     let mut admin = sqlx::PgConnection::connect(ADMIN_URL).await.unwrap();
-    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} SET default_transaction_read_only = on"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
     sqlx::query(&kick).execute(&mut admin).await.unwrap();
     for i in 1..=3 {
         let user = format!("ro-{i}");
-        let o = svc.handle(term(&user, "ランサムウェアに感染しました")).await;
+        let o = svc
+            .handle(term(&user, "ランサムウェアに感染しました"))
+            .await;
         assert!(o.reply.text.contains(HOTLINE));
         let t = told(&o);
-        assert!(matches!(t, Some(None)), "read-only: spooled, no number: {}", o.reply.text);
+        assert!(
+            matches!(t, Some(None)),
+            "read-only: spooled, no number: {}",
+            o.reply.text
+        );
         told_list.push((user, None));
     }
     assert!(!svc.health().is_healthy());
-    sqlx::query(&format!("ALTER DATABASE {name} SET default_transaction_read_only = off")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} SET default_transaction_read_only = off"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
     sqlx::query(&kick).execute(&mut admin).await.unwrap();
-    wait_until("written once writable", || async { svc.health().is_healthy() && svc.spool().pending() == 0 }).await;
+    wait_until("written once writable", || async {
+        svc.health().is_healthy() && svc.spool().pending() == 0
+    })
+    .await;
     assert_told_escalations_exist(&svc, &told_list).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_migration_sets_give_the_same_tables_and_columns() {
-    let Some(pg) = TestDb::postgres().await else { return };
+    let Some(pg) = TestDb::postgres().await else {
+        return;
+    };
     let lite = TestDb::sqlite();
     madoguchi::store::Store::connect(&lite.cfg).await.unwrap();
     madoguchi::store::Store::connect(&pg.cfg).await.unwrap();
@@ -720,14 +1031,20 @@ async fn both_migration_sets_give_the_same_tables_and_columns() {
             "integer"
         } else if t.contains("char") || t.contains("text") {
             "text"
-        } else if t.contains("real") || t.contains("double") || t.contains("float") || t.contains("numeric") {
+        } else if t.contains("real")
+            || t.contains("double")
+            || t.contains("float")
+            || t.contains("numeric")
+        {
             "real"
         } else {
             "other"
         }
     };
     let path = lite.cfg.sqlite_path.clone().unwrap();
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk FROM sqlite_master m JOIN pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' ORDER BY m.name, p.name",
@@ -735,8 +1052,13 @@ async fn both_migration_sets_give_the_same_tables_and_columns() {
     .fetch_all(&mut c)
     .await
     .unwrap();
-    let mut sqlite: Vec<(String, String, &str, bool)> = rows.into_iter().map(|(t, c, ty, nn, pk)| (t, c, family(&ty), nn != 0 || pk != 0)).collect();
-    let mut p = sqlx::PgConnection::connect(pg.cfg.database_url.as_deref().unwrap()).await.unwrap();
+    let mut sqlite: Vec<(String, String, &str, bool)> = rows
+        .into_iter()
+        .map(|(t, c, ty, nn, pk)| (t, c, family(&ty), nn != 0 || pk != 0))
+        .collect();
+    let mut p = sqlx::PgConnection::connect(pg.cfg.database_url.as_deref().unwrap())
+        .await
+        .unwrap();
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%' ORDER BY table_name, column_name",
@@ -744,11 +1066,17 @@ async fn both_migration_sets_give_the_same_tables_and_columns() {
     .fetch_all(&mut p)
     .await
     .unwrap();
-    let mut postgres: Vec<(String, String, &str, bool)> = rows.into_iter().map(|(t, c, ty, n)| (t, c, family(&ty), n == "NO")).collect();
+    let mut postgres: Vec<(String, String, &str, bool)> = rows
+        .into_iter()
+        .map(|(t, c, ty, n)| (t, c, family(&ty), n == "NO"))
+        .collect();
     sqlite.sort();
     postgres.sort();
     assert!(sqlite.len() > 30, "{sqlite:?}");
-    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres drifted apart");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres drifted apart"
+    );
 }
 
 mod redaction {
@@ -758,12 +1086,25 @@ mod redaction {
     use madoguchi::redact::digits_of;
 
     fn sep() -> impl Strategy<Value = String> {
-        prop_oneof![Just(""), Just("-"), Just("－"), Just("ー"), Just("‐"), Just("−"), Just(" "), Just("　"), Just("(")].prop_map(String::from)
+        prop_oneof![
+            Just(""),
+            Just("-"),
+            Just("－"),
+            Just("ー"),
+            Just("‐"),
+            Just("−"),
+            Just(" "),
+            Just("　"),
+            Just("(")
+        ]
+        .prop_map(String::from)
     }
 
     fn width(d: String, full: bool) -> String {
         if full {
-            d.chars().map(|c| char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap()).collect()
+            d.chars()
+                .map(|c| char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap())
+                .collect()
         } else {
             d
         }
@@ -776,7 +1117,12 @@ mod redaction {
             .prop_map(|(d, s1, s2, full)| {
                 let (a, rest) = d.split_at(3);
                 let (b, c) = rest.split_at(4);
-                let shown = format!("{}{s1}{}{s2}{}", width(a.into(), full), width(b.into(), full), width(c.into(), full));
+                let shown = format!(
+                    "{}{s1}{}{s2}{}",
+                    width(a.into(), full),
+                    width(b.into(), full),
+                    width(c.into(), full)
+                );
                 (d, shown)
             })
     }
@@ -817,7 +1163,10 @@ mod cli {
 
     fn run(db: &TestDb, args: &[&str]) -> (bool, String, String) {
         let mut c = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
-        c.args(args).env_remove("MADOGUCHI_DB").env_remove("DATABASE_URL").env_remove("MADOGUCHI_CONTENT");
+        c.args(args)
+            .env_remove("MADOGUCHI_DB")
+            .env_remove("DATABASE_URL")
+            .env_remove("MADOGUCHI_CONTENT");
         c.env("MADOGUCHI_SPOOL", db.spool_path());
         match (&db.cfg.sqlite_path, &db.cfg.database_url) {
             (Some(p), _) => c.env("MADOGUCHI_DB", p),
@@ -825,32 +1174,71 @@ mod cli {
             _ => unreachable!(),
         };
         let out = c.output().expect("runs madoguchi");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn round_trip(db: &TestDb) {
-        let (ok, out, err) = run(db, &["chat", "--once", "ランサムウェアに感染しました", "--user", "cli"]);
+        let (ok, out, err) = run(
+            db,
+            &[
+                "chat",
+                "--once",
+                "ランサムウェアに感染しました",
+                "--user",
+                "cli",
+            ],
+        );
         assert!(ok, "{err}");
         assert!(out.contains(madoguchi::core::hours::HOTLINE));
         let (ok, out, err) = run(db, &["staff", "list", "--json"]);
         assert!(ok, "{err}");
-        let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(rows.len(), 1, "{out}");
         assert_eq!(rows[0]["reason"], "urgent");
         assert_eq!(rows[0]["status"], "open");
-        assert!(rows[0]["created_at"].is_string() && rows[0]["text"].as_str().unwrap().contains("ランサムウェア"));
+        assert!(
+            rows[0]["created_at"].is_string()
+                && rows[0]["text"].as_str().unwrap().contains("ランサムウェア")
+        );
         let id = rows[0]["id"].to_string();
         assert!(run(db, &["staff", "claim", &id, "--as", "佐藤"]).0);
         let (ok, _, err) = run(db, &["staff", "claim", &id, "--as", "鈴木"]);
         assert!(!ok && err.contains("既に 佐藤 さんが対応中"), "{err}");
         assert!(run(db, &["staff", "reply", &id, "佐藤です。お電話ください"]).0);
         let (ok, out, _) = run(db, &["chat", "--once", "わかりました", "--user", "cli"]);
-        assert!(ok && out.contains("佐藤です。お電話ください") && out.contains("担当者が対応"), "{out}");
+        assert!(
+            ok && out.contains("佐藤です。お電話ください") && out.contains("担当者が対応"),
+            "{out}"
+        );
         let (ok, out, _) = run(db, &["staff", "show", &id]);
         assert!(ok && out.contains("担当(佐藤)"), "{out}");
-        assert!(run(db, &["staff", "resolve", &id, "--note", "対応済み", "--as", "佐藤"]).0);
+        assert!(
+            run(
+                db,
+                &[
+                    "staff",
+                    "resolve",
+                    &id,
+                    "--note",
+                    "対応済み",
+                    "--as",
+                    "佐藤"
+                ]
+            )
+            .0
+        );
         let (ok, out, _) = run(db, &["staff", "list", "--status", "resolved", "--json"]);
-        assert!(ok && out.lines().count() == 1 && out.contains("\"resolved\""), "{out}");
+        assert!(
+            ok && out.lines().count() == 1 && out.contains("\"resolved\""),
+            "{out}"
+        );
         let (ok, out, _) = run(db, &["stats"]);
         assert!(ok && out.contains("incident"), "{out}");
     }
@@ -862,11 +1250,20 @@ mod cli {
 
     #[test]
     fn chat_once_then_staff_workflow_postgres() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let Some(pg) = rt.block_on(PgDb::create()) else { return };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let Some(pg) = rt.block_on(PgDb::create()) else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = madoguchi::service::StoreConfig::url(pg.url());
         cfg.spool_path = Some(dir.path().join("spool.jsonl"));
-        round_trip(&TestDb { cfg, dir, _pg: Some(pg) });
+        round_trip(&TestDb {
+            cfg,
+            dir,
+            _pg: Some(pg),
+        });
     }
 }

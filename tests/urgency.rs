@@ -22,7 +22,11 @@ fn setup() -> (Analyzer, UrgencyRules) {
     let content = Content::embedded();
     let mut errs = Vec::new();
     let analyzer = engine::build_analyzer(&content, &mut errs).expect("analyzer");
-    let rules = UrgencyRules::parse(engine::URGENCY, &content.get(engine::URGENCY).expect("urgency.toml").text).expect("rules parse");
+    let rules = UrgencyRules::parse(
+        engine::URGENCY,
+        &content.get(engine::URGENCY).expect("urgency.toml").text,
+    )
+    .expect("rules parse");
     (analyzer, rules)
 }
 
@@ -35,7 +39,11 @@ fn cases(src: &'static str, with_kind: bool) -> Vec<(String, bool, &'static str,
         }
         let mut cols = line.splitn(if with_kind { 3 } else { 2 }, '\t');
         let want = cols.next().unwrap();
-        let kind = if with_kind { cols.next().expect("expected<TAB>kind<TAB>text") } else { "" };
+        let kind = if with_kind {
+            cols.next().expect("expected<TAB>kind<TAB>text")
+        } else {
+            ""
+        };
         let text = cols.next().expect("expected<TAB>text");
         let want = match want {
             "urgent" => true,
@@ -47,7 +55,13 @@ fn cases(src: &'static str, with_kind: bool) -> Vec<(String, bool, &'static str,
     out
 }
 
-fn run(set: &str, cases: &[(String, bool, &str, &str)]) -> (BTreeMap<String, String>, HashMap<&'static str, (usize, usize)>) {
+fn run(
+    set: &str,
+    cases: &[(String, bool, &str, &str)],
+) -> (
+    BTreeMap<String, String>,
+    HashMap<&'static str, (usize, usize)>,
+) {
     let (analyzer, rules) = setup();
     let mut misses = BTreeMap::new();
     let mut counts: HashMap<&'static str, (usize, usize)> = HashMap::new();
@@ -59,7 +73,10 @@ fn run(set: &str, cases: &[(String, bool, &str, &str)]) -> (BTreeMap<String, Str
         if got.urgent == *want {
             e.0 += 1;
         } else {
-            misses.insert(id.clone(), format!("want {key}, cues {:?}: {text}", got.cues));
+            misses.insert(
+                id.clone(),
+                format!("want {key}, cues {:?}: {text}", got.cues),
+            );
         }
     }
     let _ = set;
@@ -79,8 +96,19 @@ fn golden_urgency_cases() {
 #[test]
 fn labelled_urgency_set() {
     let cases = cases(include_str!("golden/urgency_cases.tsv"), true);
-    assert!(cases.len() >= 200, "the labelled set holds at least 200 messages");
-    let hard = cases.iter().filter(|c| !c.1 || matches!(c.2, "ongoing_plain" | "third_party" | "changed" | "warnings")).count();
+    assert!(
+        cases.len() >= 200,
+        "the labelled set holds at least 200 messages"
+    );
+    let hard = cases
+        .iter()
+        .filter(|c| {
+            !c.1 || matches!(
+                c.2,
+                "ongoing_plain" | "third_party" | "changed" | "warnings"
+            )
+        })
+        .count();
     assert!(hard * 2 >= cases.len(), "at least half are hard cases");
     let (misses, _) = run("urgency_cases", &cases);
     common::check_known("urgency_cases", &misses, cases.len());
@@ -92,7 +120,9 @@ fn bad_pattern_is_reported_with_file_and_line() {
     let errs = UrgencyRules::parse("dictionaries/urgency.toml", src).unwrap_err();
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 2, "{errs:?}");
-    assert!(errs[0].to_string().starts_with("dictionaries/urgency.toml:2:"));
+    assert!(errs[0]
+        .to_string()
+        .starts_with("dictionaries/urgency.toml:2:"));
 }
 
 /// The aspect comes from the tokens: 「開けなくなってる」 goes on, 「開けなくなった」 is done.
@@ -111,8 +141,14 @@ fn aspect_is_read_from_the_tokens() {
 #[test]
 fn regression_an_attack_months_ago_is_not_urgent() {
     let (analyzer, rules) = setup();
-    let u = rules.assess(&analyzer.analyze("9月に不正アクセスでサーバーが止まりました"), today());
+    let u = rules.assess(
+        &analyzer.analyze("9月に不正アクセスでサーバーが止まりました"),
+        today(),
+    );
     assert!(!u.urgent, "{u:?}");
-    let u = rules.assess(&analyzer.analyze("9月に感染して、今もサーバーが止まったままです"), today());
+    let u = rules.assess(
+        &analyzer.analyze("9月に感染して、今もサーバーが止まったままです"),
+        today(),
+    );
     assert!(u.urgent, "{u:?}");
 }

@@ -5,7 +5,6 @@
 //! addresses and phone numbers in ids are pseudonymised, and the rate limit applies per
 //! key and per source address as well as per member.
 
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,10 +17,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ratelimit::{Decision, RateLimiter, RATE_LIMITED_MESSAGE};
-use crate::accounts::Accounts;
-use crate::config::RateLimit;
 use super::{Answer, ApiError, RawBody, Shared};
 use super::{ChannelKind, Inbound};
+use crate::accounts::Accounts;
+use crate::config::RateLimit;
 use crate::core::turn::Choice;
 use crate::service::Outcome;
 
@@ -72,30 +71,50 @@ impl From<&Outcome> for MessageResponse {
 
 /// Body bytes → a checked request, or the 4xx that says what is wrong.
 pub fn parse_request(body: &[u8]) -> Result<Inbound, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request("invalid_utf8", format!("the body is not valid UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request("invalid_utf8", format!("the body is not valid UTF-8 ({e})"))
+    })?;
     if text.trim().is_empty() {
-        return Err(ApiError::bad_request("empty_body", "expected a JSON object {\"user\",\"channel\",\"text\"}"));
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "expected a JSON object {\"user\",\"channel\",\"text\"}",
+        ));
     }
     let req: MessageRequest = serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields", format!("expected {{\"user\",\"channel\",\"text\"}} (strings): {e}")),
+            Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_fields",
+                format!("expected {{\"user\",\"channel\",\"text\"}} (strings): {e}"),
+            ),
             _ => ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")),
         }
     })?;
     for (name, v) in [("user", &req.user), ("channel", &req.channel)] {
         if v.trim().is_empty() {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields", format!("`{name}` must not be empty")));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_fields",
+                format!("`{name}` must not be empty"),
+            ));
         }
         if v.chars().count() > MAX_ID_CHARS || v.chars().any(char::is_control) {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_fields",
-                format!("`{name}` must be at most {MAX_ID_CHARS} characters without control characters"),
+                format!(
+                    "`{name}` must be at most {MAX_ID_CHARS} characters without control characters"
+                ),
             ));
         }
     }
-    Ok(Inbound { channel: ChannelKind::Http, user: req.user, conversation: req.channel, text: req.text })
+    Ok(Inbound {
+        channel: ChannelKind::Http,
+        user: req.user,
+        conversation: req.channel,
+        text: req.text,
+    })
 }
 
 /// What the HTTP API's handlers share: the channels' state, the API keys, and the
@@ -141,7 +160,10 @@ pub const KEY_LIMIT_FACTOR: u32 = 50;
 pub const ADDR_LIMIT_FACTOR: u32 = 20;
 
 fn scaled(r: RateLimit, f: u32) -> RateLimit {
-    RateLimit { burst: r.burst.saturating_mul(f), per_minute: r.per_minute.saturating_mul(f) }
+    RateLimit {
+        burst: r.burst.saturating_mul(f),
+        per_minute: r.per_minute.saturating_mul(f),
+    }
 }
 
 /// `Authorization: Bearer KEY` → the key's name; 401 otherwise.
@@ -149,31 +171,58 @@ async fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<String, Res
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let unauthorized = || {
-        let mut r = ApiError::unauthorized("a valid API key is required: Authorization: Bearer KEY (madoguchi api-key add NAME)").into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        let mut r = ApiError::unauthorized(
+            "a valid API key is required: Authorization: Bearer KEY (madoguchi api-key add NAME)",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
         r
     };
-    let Some(key) = presented else { return Err(unauthorized()) };
+    let Some(key) = presented else {
+        return Err(unauthorized());
+    };
     match state.key_name(key).await {
         Ok(Some(name)) => Ok(name),
         Ok(None) => Err(unauthorized()),
         Err(e) => {
             tracing::error!(error = %e, "API key check failed");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "could not check the API key; try again shortly").into_response())
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "could not check the API key; try again shortly",
+            )
+            .into_response())
         }
     }
 }
 
 fn too_many() -> Response {
-    let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", RATE_LIMITED_MESSAGE).into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    let mut r = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        RATE_LIMITED_MESSAGE,
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
     r
 }
 
-async fn messages(State(state): State<HttpState>, peer: Option<ConnectInfo<SocketAddr>>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
+async fn messages(
+    State(state): State<HttpState>,
+    peer: Option<ConnectInfo<SocketAddr>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     if let Some(ConnectInfo(addr)) = peer {
         if let Decision::Limited { .. } = state.per_addr.check(&addr.ip().to_string()) {
             return too_many();
@@ -212,7 +261,11 @@ pub fn scoped_user(key_name: &str, user: &str) -> String {
 /// `"unhealthy"` while the database does not take writes (turns are being spooled).
 async fn healthz(State(state): State<HttpState>) -> Response {
     let h = state.shared.service.health();
-    let code = if h.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if h.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(h)).into_response()
 }
 
@@ -221,8 +274,17 @@ async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response
         return r;
     }
     let mut text = state.shared.metrics.render();
-    text.push_str(&crate::service::render_health_metrics(&state.shared.service));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    text.push_str(&crate::service::render_health_metrics(
+        &state.shared.service,
+    ));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub fn routes(shared: Shared, rate_limit: RateLimit) -> Router {
@@ -256,8 +318,19 @@ mod tests {
 
     #[test]
     fn a_good_request_becomes_an_http_inbound() {
-        let i = parse_request(r#"{"user":"u1","channel":"web","text":"窓口の電話番号は？"}"#.as_bytes()).unwrap();
-        assert_eq!(i, Inbound { channel: ChannelKind::Http, user: "u1".into(), conversation: "web".into(), text: "窓口の電話番号は？".into() });
+        let i = parse_request(
+            r#"{"user":"u1","channel":"web","text":"窓口の電話番号は？"}"#.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            i,
+            Inbound {
+                channel: ChannelKind::Http,
+                user: "u1".into(),
+                conversation: "web".into(),
+                text: "窓口の電話番号は？".into()
+            }
+        );
     }
 
     #[test]
@@ -266,15 +339,32 @@ mod tests {
             (b"{not json", "invalid_json", 400),
             (b"\xff\xfe{}", "invalid_utf8", 400),
             (br#"{"user":"u","text":"x"}"#, "invalid_fields", 422),
-            (br#"{"user":"u","channel":"c","text":5}"#, "invalid_fields", 422),
-            (br#"{"user":"","channel":"c","text":"x"}"#, "invalid_fields", 422),
+            (
+                br#"{"user":"u","channel":"c","text":5}"#,
+                "invalid_fields",
+                422,
+            ),
+            (
+                br#"{"user":"","channel":"c","text":"x"}"#,
+                "invalid_fields",
+                422,
+            ),
             (br#"[1,2]"#, "invalid_fields", 422),
             (b"", "empty_body", 400),
-            (br#"{"user":"u","channel":"c","text":"x","extra":1}"#, "invalid_fields", 422),
+            (
+                br#"{"user":"u","channel":"c","text":"x","extra":1}"#,
+                "invalid_fields",
+                422,
+            ),
         ];
         for (body, code, status) in cases {
             let e = parse_request(body).unwrap_err();
-            assert_eq!((e.code, e.status.as_u16()), (code, status), "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                (e.code, e.status.as_u16()),
+                (code, status),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

@@ -51,4 +51,3 @@ pub struct Inbound {
     pub conversation: String,
     pub text: String,
 }
-

@@ -22,10 +22,10 @@ use serde_json::{json, Value};
 use super::ratelimit::RATE_LIMITED_MESSAGE;
 use super::staff::{staff_reply_text, DeliveryError, StaffChannel};
 use super::{neutralize_mass_mentions, Answer, ApiError, RawBody, Shared};
-use crate::config::{MattermostConfig, Secret};
-use crate::service::{Escalation, OutboxItem};
 use super::{ChannelKind, Inbound};
+use crate::config::{MattermostConfig, Secret};
 use crate::core::turn::Reply;
+use crate::service::{Escalation, OutboxItem};
 
 /// The fields madoguchi reads from an outgoing webhook or slash command request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,24 +51,52 @@ pub enum Kind {
 
 /// Body → request: JSON when it looks like JSON, otherwise form-encoded.
 pub fn parse(body: &[u8]) -> Result<Request, ApiError> {
-    let trimmed = body.iter().skip_while(|b| b.is_ascii_whitespace()).copied().next();
+    let trimmed = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .copied()
+        .next();
     if trimmed == Some(b'{') {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("not a Mattermost request: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("not a Mattermost request: {e}"))
+        })
     } else {
-        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request("invalid_form", format!("not a Mattermost request: {e}")))
+        serde_urlencoded::from_bytes(body).map_err(|e| {
+            ApiError::bad_request("invalid_form", format!("not a Mattermost request: {e}"))
+        })
     }
 }
 
 /// Request → Inbound (with the trigger word removed) and which kind it was.
 pub fn to_inbound(r: &Request) -> Result<(Inbound, Kind), ApiError> {
-    let user = r.user_id.clone().filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("missing_field", "user_id is required"))?;
-    let channel = r.channel_id.clone().filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("missing_field", "channel_id is required"))?;
-    let kind = if r.command.is_some() { Kind::SlashCommand } else { Kind::Webhook };
+    let user = r
+        .user_id
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_field", "user_id is required"))?;
+    let channel = r
+        .channel_id
+        .clone()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_field", "channel_id is required"))?;
+    let kind = if r.command.is_some() {
+        Kind::SlashCommand
+    } else {
+        Kind::Webhook
+    };
     let mut text = r.text.trim();
     if let Some(t) = r.trigger_word.as_deref().filter(|t| !t.is_empty()) {
         text = text.strip_prefix(t).unwrap_or(text).trim();
     }
-    Ok((Inbound { channel: ChannelKind::Mattermost, user, conversation: channel, text: text.to_string() }, kind))
+    Ok((
+        Inbound {
+            channel: ChannelKind::Mattermost,
+            user,
+            conversation: channel,
+            text: text.to_string(),
+        },
+        kind,
+    ))
 }
 
 /// Reply → Mattermost Markdown: the text (mass mentions defused) and the choices as a
@@ -112,7 +140,11 @@ impl Threads {
     }
 
     pub fn root_of(&self, user: &str, conversation: &str) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&Self::key(user, conversation)).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&Self::key(user, conversation))
+            .cloned()
     }
 }
 
@@ -145,26 +177,51 @@ impl MattermostStaff {
     /// Some when both the bot token and the server URL are configured.
     pub fn new(cfg: &MattermostConfig) -> Option<MattermostStaff> {
         let (token, url) = (cfg.bot_token.clone()?, cfg.url.clone()?);
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client");
-        Some(MattermostStaff { http, base: format!("{url}/api/v4"), token, threads: threads() })
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("reqwest client");
+        Some(MattermostStaff {
+            http,
+            base: format!("{url}/api/v4"),
+            token,
+            threads: threads(),
+        })
     }
 }
 
 impl MattermostStaff {
     async fn post(&self, body: &Value) -> Result<reqwest::StatusCode, DeliveryError> {
-        let res = self.http.post(format!("{}/posts", self.base)).bearer_auth(self.token.expose()).json(body).send().await.map_err(|e| DeliveryError::new(e.without_url()))?;
+        let res = self
+            .http
+            .post(format!("{}/posts", self.base))
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::new(e.without_url()))?;
         Ok(res.status())
     }
 
     /// The root of the thread `post_id` is in (a reply must name the thread's root), or
     /// the post itself when it is a root or cannot be looked up.
     async fn thread_root(&self, post_id: &str) -> String {
-        let res = self.http.get(format!("{}/posts/{post_id}", self.base)).bearer_auth(self.token.expose()).send().await;
+        let res = self
+            .http
+            .get(format!("{}/posts/{post_id}", self.base))
+            .bearer_auth(self.token.expose())
+            .send()
+            .await;
         let root = match res {
-            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| v.get("root_id").and_then(Value::as_str).map(str::to_string)),
+            Ok(r) if r.status().is_success() => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v.get("root_id").and_then(Value::as_str).map(str::to_string)),
             _ => None,
         };
-        root.filter(|r| !r.is_empty()).unwrap_or_else(|| post_id.to_string())
+        root.filter(|r| !r.is_empty())
+            .unwrap_or_else(|| post_id.to_string())
     }
 }
 
@@ -192,20 +249,33 @@ impl StaffChannel for MattermostStaff {
             Some(post) => Some(self.thread_root(&post).await),
             None => None,
         };
-        let status = self.post(&post_body(&item.conversation, root.as_deref(), &text)).await?;
+        let status = self
+            .post(&post_body(&item.conversation, root.as_deref(), &text))
+            .await?;
         if status.is_success() {
             return Ok(());
         }
         if root.is_some() && status.is_client_error() {
             // the thread is gone or not postable: the channel itself still reaches the member
-            tracing::warn!(status = status.as_u16(), "Mattermost refused the threaded reply; posting in the channel");
-            let status = self.post(&post_body(&item.conversation, None, &text)).await?;
+            tracing::warn!(
+                status = status.as_u16(),
+                "Mattermost refused the threaded reply; posting in the channel"
+            );
+            let status = self
+                .post(&post_body(&item.conversation, None, &text))
+                .await?;
             if status.is_success() {
                 return Ok(());
             }
-            return Err(DeliveryError::new(format!("Mattermost answered HTTP {}", status.as_u16())));
+            return Err(DeliveryError::new(format!(
+                "Mattermost answered HTTP {}",
+                status.as_u16()
+            )));
         }
-        Err(DeliveryError::new(format!("Mattermost answered HTTP {}", status.as_u16())))
+        Err(DeliveryError::new(format!(
+            "Mattermost answered HTTP {}",
+            status.as_u16()
+        )))
     }
 }
 
@@ -217,7 +287,13 @@ struct Ctx {
 }
 
 pub fn routes(shared: Shared, cfg: MattermostConfig) -> Router {
-    Router::new().route("/mattermost/webhook", post(webhook)).with_state(Ctx { shared, cfg, threads: threads() })
+    Router::new()
+        .route("/mattermost/webhook", post(webhook))
+        .with_state(Ctx {
+            shared,
+            cfg,
+            threads: threads(),
+        })
 }
 
 async fn webhook(State(ctx): State<Ctx>, body: Result<RawBody, ApiError>) -> Response {
@@ -237,11 +313,18 @@ async fn webhook(State(ctx): State<Ctx>, body: Result<RawBody, ApiError>) -> Res
         Err(e) => return e.into_response(),
     };
     if let Some(post_id) = req.post_id.as_deref().filter(|p| !p.is_empty()) {
-        ctx.threads.remember(&inbound.user, &inbound.conversation, post_id);
+        ctx.threads
+            .remember(&inbound.user, &inbound.conversation, post_id);
     }
     let text = match ctx.shared.answer(inbound).await {
         // staff replies that could not be pushed come first, then the answer
-        Answer::Reply(o) => o.staff_messages.iter().map(|m| neutralize_mass_mentions(&staff_reply_text(m)) + "\n\n").collect::<String>() + &render(&o.reply),
+        Answer::Reply(o) => {
+            o.staff_messages
+                .iter()
+                .map(|m| neutralize_mass_mentions(&staff_reply_text(m)) + "\n\n")
+                .collect::<String>()
+                + &render(&o.reply)
+        }
         Answer::Limited { .. } => RATE_LIMITED_MESSAGE.to_string(),
     };
     (StatusCode::OK, Json(response(&text, kind))).into_response()
@@ -259,7 +342,15 @@ mod tests {
         let r = parse(body).unwrap();
         let (i, kind) = to_inbound(&r).unwrap();
         assert_eq!(kind, Kind::Webhook);
-        assert_eq!(i, Inbound { channel: ChannelKind::Mattermost, user: "u1".into(), conversation: "ch1".into(), text: "支援金は？".into() });
+        assert_eq!(
+            i,
+            Inbound {
+                channel: ChannelKind::Mattermost,
+                user: "u1".into(),
+                conversation: "ch1".into(),
+                text: "支援金は？".into()
+            }
+        );
     }
 
     #[test]
@@ -295,11 +386,16 @@ mod tests {
             confidence: 1.0,
             urgent: false,
             kind: ReplyKind::Answer,
-            choices: vec![Choice { label: "支援金".into(), value: "支援金はいくら？".into() }],
+            choices: vec![Choice {
+                label: "支援金".into(),
+                value: "支援金はいくら？".into(),
+            }],
             escalate: None,
             sources: vec![],
         };
         let s = render(&reply);
-        assert!(!s.contains("@channel") && s.contains("0120-179-066") && s.contains("支援金はいくら？"));
+        assert!(
+            !s.contains("@channel") && s.contains("0120-179-066") && s.contains("支援金はいくら？")
+        );
     }
 }

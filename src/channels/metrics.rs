@@ -12,7 +12,9 @@ use crate::core::turn::ReplyKind;
 use crate::service::Outcome;
 
 /// Histogram bucket upper bounds in seconds.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -72,11 +74,19 @@ impl Metrics {
     }
 
     pub fn observe_rate_limited(&self, channel: ChannelKind) {
-        *self.lock().rate_limited.entry(channel.as_str()).or_default() += 1;
+        *self
+            .lock()
+            .rate_limited
+            .entry(channel.as_str())
+            .or_default() += 1;
     }
 
     pub fn observe_delivery_failure(&self, channel: ChannelKind) {
-        *self.lock().delivery_failures.entry(channel.as_str()).or_default() += 1;
+        *self
+            .lock()
+            .delivery_failures
+            .entry(channel.as_str())
+            .or_default() += 1;
     }
 
     /// The exposition text (`text/plain; version=0.0.4`).
@@ -85,25 +95,75 @@ impl Metrics {
         let mut s = String::new();
         s.push_str("# HELP madoguchi_http_requests_total HTTP requests by route and status.\n# TYPE madoguchi_http_requests_total counter\n");
         for ((route, status), n) in &m.requests {
-            let _ = writeln!(s, "madoguchi_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", esc(route));
+            let _ = writeln!(
+                s,
+                "madoguchi_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                esc(route)
+            );
         }
         s.push_str("# HELP madoguchi_http_request_duration_seconds HTTP request latency.\n# TYPE madoguchi_http_request_duration_seconds histogram\n");
         for (route, h) in &m.latency {
             let r = esc(route);
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(s, "madoguchi_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    s,
+                    "madoguchi_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(s, "madoguchi_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(s, "madoguchi_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum);
-            let _ = writeln!(s, "madoguchi_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                s,
+                "madoguchi_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                s,
+                "madoguchi_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                s,
+                "madoguchi_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
         }
         let families: [(&str, &str, &str, &BTreeMap<&'static str, u64>); 6] = [
-            ("madoguchi_messages_total", "Member messages answered, by channel.", "channel", &m.messages),
-            ("madoguchi_intents_total", "Answers by intent.", "intent", &m.intents),
-            ("madoguchi_escalations_total", "Escalations opened, by reason.", "reason", &m.escalations),
-            ("madoguchi_fallbacks_total", "Out-of-scope fallback answers, by channel.", "channel", &m.fallbacks),
-            ("madoguchi_rate_limited_total", "Messages refused by the per-user rate limit, by channel.", "channel", &m.rate_limited),
-            ("madoguchi_delivery_failures_total", "Posts to a chat API that failed after retries, by channel.", "channel", &m.delivery_failures),
+            (
+                "madoguchi_messages_total",
+                "Member messages answered, by channel.",
+                "channel",
+                &m.messages,
+            ),
+            (
+                "madoguchi_intents_total",
+                "Answers by intent.",
+                "intent",
+                &m.intents,
+            ),
+            (
+                "madoguchi_escalations_total",
+                "Escalations opened, by reason.",
+                "reason",
+                &m.escalations,
+            ),
+            (
+                "madoguchi_fallbacks_total",
+                "Out-of-scope fallback answers, by channel.",
+                "channel",
+                &m.fallbacks,
+            ),
+            (
+                "madoguchi_rate_limited_total",
+                "Messages refused by the per-user rate limit, by channel.",
+                "channel",
+                &m.rate_limited,
+            ),
+            (
+                "madoguchi_delivery_failures_total",
+                "Posts to a chat API that failed after retries, by channel.",
+                "channel",
+                &m.delivery_failures,
+            ),
         ];
         for (name, help, label, map) in families {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -116,7 +176,9 @@ impl Metrics {
 }
 
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -130,11 +192,22 @@ mod tests {
         m.observe_request("/v1/messages", 200, Duration::from_millis(3));
         m.observe_request("/v1/messages", 400, Duration::from_millis(1));
         let t = m.render();
-        assert!(t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"200\"} 2"), "{t}");
-        assert!(t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"400\"} 1"));
-        assert!(t.contains("madoguchi_http_request_duration_seconds_bucket{route=\"/v1/messages\",le=\"0.005\"} 2"));
-        assert!(t.contains("madoguchi_http_request_duration_seconds_bucket{route=\"/v1/messages\",le=\"0.05\"} 3"));
-        assert!(t.contains("madoguchi_http_request_duration_seconds_count{route=\"/v1/messages\"} 3"));
+        assert!(
+            t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"200\"} 2"),
+            "{t}"
+        );
+        assert!(
+            t.contains("madoguchi_http_requests_total{route=\"/v1/messages\",status=\"400\"} 1")
+        );
+        assert!(t.contains(
+            "madoguchi_http_request_duration_seconds_bucket{route=\"/v1/messages\",le=\"0.005\"} 2"
+        ));
+        assert!(t.contains(
+            "madoguchi_http_request_duration_seconds_bucket{route=\"/v1/messages\",le=\"0.05\"} 3"
+        ));
+        assert!(
+            t.contains("madoguchi_http_request_duration_seconds_count{route=\"/v1/messages\"} 3")
+        );
         assert!(t.contains("# TYPE madoguchi_escalations_total counter"));
     }
 }

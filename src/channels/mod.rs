@@ -6,8 +6,8 @@
 //! per-user rate limit, background-task tracking and mention neutralising.
 
 pub mod discord;
-pub mod kind;
 pub mod http;
+pub mod kind;
 pub mod mattermost;
 pub mod metrics;
 pub mod ratelimit;
@@ -42,7 +42,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
@@ -54,7 +58,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({"error": self.code, "message": self.message}))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
     }
 }
 
@@ -68,10 +76,15 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(RawBody(b)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "リクエストが大きすぎます（request body too large）"))
-            }
-            Err(e) => Err(ApiError::bad_request("unreadable_body", format!("could not read the request body: {e}"))),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "リクエストが大きすぎます（request body too large）",
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "unreadable_body",
+                format!("could not read the request body: {e}"),
+            )),
         }
     }
 }
@@ -146,13 +159,20 @@ pub struct Shared {
 pub enum Answer {
     Reply(Box<Outcome>),
     /// Over the per-user limit; `notify` = tell the member (first time in a spell).
-    Limited { notify: bool },
+    Limited {
+        notify: bool,
+    },
 }
 
 impl Shared {
     /// Books the outcome of pushing one staff reply (outbox item) to a member: marks it
     /// delivered, or counts the failure and leaves it for the next pass. True if sent.
-    pub async fn record_delivery<T, E: std::fmt::Display>(&self, outbox_id: i64, channel: ChannelKind, sent: Result<T, E>) -> bool {
+    pub async fn record_delivery<T, E: std::fmt::Display>(
+        &self,
+        outbox_id: i64,
+        channel: ChannelKind,
+        sent: Result<T, E>,
+    ) -> bool {
         match sent {
             Ok(_) => {
                 if let Err(e) = self.service.mark_delivered(outbox_id).await {
@@ -202,8 +222,15 @@ pub fn neutralize_mass_mentions(text: &str) -> String {
         out.push_str(&rest[..i]);
         out.push(ch);
         rest = &rest[i + ch.len_utf8()..];
-        let lower = rest.chars().take(8).collect::<String>().to_ascii_lowercase();
-        if ["everyone", "here", "channel", "all"].iter().any(|w| lower.starts_with(w)) {
+        let lower = rest
+            .chars()
+            .take(8)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if ["everyone", "here", "channel", "all"]
+            .iter()
+            .any(|w| lower.starts_with(w))
+        {
             out.push('\u{200B}');
         }
     }
@@ -250,8 +277,16 @@ pub fn split_text(s: &str, max: usize) -> Vec<String> {
 }
 
 /// Counts every request by matched route and status, with its latency.
-pub async fn track_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".to_string());
+pub async fn track_requests(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
     let start = Instant::now();
     let res = next.run(req).await;
     metrics.observe_request(&route, res.status().as_u16(), start.elapsed());
@@ -264,8 +299,13 @@ pub async fn not_found() -> ApiError {
 }
 
 /// The HTTP routes of every configured channel, with the body limit and metrics.
-pub fn router(shared: Shared, cfg: &crate::config::Config, slack: Option<Arc<slack::SlackState>>) -> Router {
-    let mut app = http::routes(shared.clone(), cfg.rate_limit).merge(crate::console::routes(shared.clone(), cfg));
+pub fn router(
+    shared: Shared,
+    cfg: &crate::config::Config,
+    slack: Option<Arc<slack::SlackState>>,
+) -> Router {
+    let mut app = http::routes(shared.clone(), cfg.rate_limit)
+        .merge(crate::console::routes(shared.clone(), cfg));
     if let Some(s) = slack.filter(|s| s.cfg.signing_secret.is_some()) {
         app = app.merge(slack::routes(shared.clone(), s));
     }
@@ -273,7 +313,10 @@ pub fn router(shared: Shared, cfg: &crate::config::Config, slack: Option<Arc<sla
         app = app.merge(mattermost::routes(shared.clone(), m.clone()));
     }
     app.fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(shared.metrics.clone(), track_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.metrics.clone(),
+            track_requests,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(cfg.body_limit))
 }
 
@@ -284,8 +327,16 @@ mod tests {
     #[test]
     fn mass_mentions_are_broken_but_text_reads_the_same() {
         let t = neutralize_mass_mentions("@everyone @Here ＠channel @all mail@example.com @bob");
-        assert!(!t.contains("@everyone") && !t.contains("@Here") && !t.contains("＠channel") && !t.contains("@all"));
-        assert_eq!(t.replace('\u{200B}', ""), "@everyone @Here ＠channel @all mail@example.com @bob");
+        assert!(
+            !t.contains("@everyone")
+                && !t.contains("@Here")
+                && !t.contains("＠channel")
+                && !t.contains("@all")
+        );
+        assert_eq!(
+            t.replace('\u{200B}', ""),
+            "@everyone @Here ＠channel @all mail@example.com @bob"
+        );
     }
 
     #[test]

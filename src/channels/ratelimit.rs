@@ -17,7 +17,10 @@ pub enum Decision {
     Allow,
     /// Over the limit. `notify` is true the first time in a spell, so a channel that
     /// answers by posting does not post an apology for every dropped message.
-    Limited { notify: bool, retry_after: Duration },
+    Limited {
+        notify: bool,
+        retry_after: Duration,
+    },
 }
 
 #[derive(Debug)]
@@ -35,7 +38,10 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(cfg: RateLimit) -> RateLimiter {
-        RateLimiter { cfg, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            cfg,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn check(&self, key: &str) -> Decision {
@@ -48,9 +54,15 @@ impl RateLimiter {
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             // forget users whose buckets are full again
-            map.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * per_sec < burst);
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * per_sec < burst
+            });
         }
-        let b = map.entry(key.to_string()).or_insert(Bucket { tokens: burst, last: now, notified: false });
+        let b = map.entry(key.to_string()).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+            notified: false,
+        });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * per_sec).min(burst);
         b.last = now;
@@ -61,8 +73,15 @@ impl RateLimiter {
         } else {
             let notify = !b.notified;
             b.notified = true;
-            let retry_after = if per_sec > 0.0 { Duration::from_secs_f64((1.0 - b.tokens) / per_sec) } else { Duration::from_secs(3600) };
-            Decision::Limited { notify, retry_after }
+            let retry_after = if per_sec > 0.0 {
+                Duration::from_secs_f64((1.0 - b.tokens) / per_sec)
+            } else {
+                Duration::from_secs(3600)
+            };
+            Decision::Limited {
+                notify,
+                retry_after,
+            }
         }
     }
 }
@@ -73,18 +92,33 @@ mod tests {
 
     #[test]
     fn burst_then_limited_then_refilled() {
-        let rl = RateLimiter::new(RateLimit { burst: 3, per_minute: 60 });
+        let rl = RateLimiter::new(RateLimit {
+            burst: 3,
+            per_minute: 60,
+        });
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(rl.check_at("slack:U1", t0), Decision::Allow);
         }
-        assert!(matches!(rl.check_at("slack:U1", t0), Decision::Limited { notify: true, .. }));
-        assert!(matches!(rl.check_at("slack:U1", t0), Decision::Limited { notify: false, .. }));
+        assert!(matches!(
+            rl.check_at("slack:U1", t0),
+            Decision::Limited { notify: true, .. }
+        ));
+        assert!(matches!(
+            rl.check_at("slack:U1", t0),
+            Decision::Limited { notify: false, .. }
+        ));
         // another user is not affected
         assert_eq!(rl.check_at("slack:U2", t0), Decision::Allow);
         // one token per second comes back
-        assert_eq!(rl.check_at("slack:U1", t0 + Duration::from_millis(1100)), Decision::Allow);
-        assert!(matches!(rl.check_at("slack:U1", t0 + Duration::from_millis(1150)), Decision::Limited { notify: true, .. }));
+        assert_eq!(
+            rl.check_at("slack:U1", t0 + Duration::from_millis(1100)),
+            Decision::Allow
+        );
+        assert!(matches!(
+            rl.check_at("slack:U1", t0 + Duration::from_millis(1150)),
+            Decision::Limited { notify: true, .. }
+        ));
     }
 
     #[test]

@@ -120,7 +120,12 @@ pub async fn staff_pass(shared: &Shared, channels: &[Arc<dyn StaffChannel>]) {
 }
 
 /// Runs [`staff_pass`] every `every`, when the bell rings, and once more after `stop`.
-pub async fn staff_loop(shared: Shared, channels: StaffChannels, every: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn staff_loop(
+    shared: Shared,
+    channels: StaffChannels,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     if channels.is_empty() {
         return;
     }
@@ -165,7 +170,9 @@ mod tests {
     }
 
     fn chans(v: &[(ChannelKind, bool)]) -> Vec<Arc<dyn StaffChannel>> {
-        v.iter().map(|(k, r)| Arc::new(Fake(*k, *r)) as Arc<dyn StaffChannel>).collect()
+        v.iter()
+            .map(|(k, r)| Arc::new(Fake(*k, *r)) as Arc<dyn StaffChannel>)
+            .collect()
     }
 
     #[test]
@@ -180,6 +187,9 @@ mod tests {
         }
         let discord_only = chans(&[(Slack, false), (Discord, true)]);
         assert_eq!(room_for(&discord_only, &e(Slack)), Some(1));
-        assert_eq!(room_for(&chans(&[(Mattermost, false)]), &e(Mattermost)), None);
+        assert_eq!(
+            room_for(&chans(&[(Mattermost, false)]), &e(Mattermost)),
+            None
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use madoguchi::core::hours::{Clock, FixedClock, SystemClock};
 use madoguchi::channels::{ChannelKind, Inbound};
+use madoguchi::core::hours::{Clock, FixedClock, SystemClock};
 use madoguchi::core::turn::Reply;
 use madoguchi::service::{Outcome, Service};
 
@@ -31,7 +31,10 @@ pub struct Args {
 
 pub fn clock_from(now: Option<&str>) -> anyhow::Result<Arc<dyn Clock>> {
     Ok(match now {
-        Some(s) => Arc::new(FixedClock(chrono::DateTime::parse_from_rfc3339(s).with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?)),
+        Some(s) => Arc::new(FixedClock(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?,
+        )),
         None => Arc::new(SystemClock),
     })
 }
@@ -58,13 +61,29 @@ fn render_outcome(o: &Outcome) -> String {
     s
 }
 
-pub fn run(content: Option<&PathBuf>, db: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    content: Option<&PathBuf>,
+    db: Option<&PathBuf>,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let bot = Arc::new(super::load_bot(content)?);
     let clock = clock_from(args.now.as_deref())?;
     let rt = super::runtime()?;
-    let service = rt.block_on(Service::build(bot, super::store_config(db), clock)).context("opening the store")?;
-    let user = args.user.clone().or_else(|| std::env::var("USER").ok()).filter(|u| !u.is_empty()).unwrap_or_else(|| "terminal".into());
-    let inbound = |text: String| Inbound { channel: ChannelKind::Terminal, user: user.clone(), conversation: args.conversation.clone(), text };
+    let service = rt
+        .block_on(Service::build(bot, super::store_config(db), clock))
+        .context("opening the store")?;
+    let user = args
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "terminal".into());
+    let inbound = |text: String| Inbound {
+        channel: ChannelKind::Terminal,
+        user: user.clone(),
+        conversation: args.conversation.clone(),
+        text,
+    };
     if let Some(text) = args.once {
         let o = rt.block_on(service.handle(inbound(text)));
         println!("{}", render_outcome(&o));

@@ -27,11 +27,14 @@ pub struct Args {
 pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
     let bot = super::load_bot(content)?;
     let today = match &args.today {
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("--today {s:?} is not YYYY-MM-DD"))?,
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .with_context(|| format!("--today {s:?} is not YYYY-MM-DD"))?,
         None => SystemClock.now().with_timezone(&jst()).date_naive(),
     };
     jsonl::run("classify", |bytes, line_no| {
-        let Some((id, v)) = jsonl::parse_object(bytes, line_no)? else { return Ok(None) };
+        let Some((id, v)) = jsonl::parse_object(bytes, line_no)? else {
+            return Ok(None);
+        };
         let c = bot.classify_at(jsonl::text_of(&id, &v, line_no)?, today);
         let confidence = (c.confidence as f64 * 10000.0).round() / 10000.0;
         let mut out = json!({ "id": id, "intent": c.intent.as_str(), "confidence": confidence, "urgent": c.urgent });

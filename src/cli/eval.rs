@@ -38,14 +38,18 @@ struct Row {
 
 pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
     let bot = super::load_bot(content)?;
-    let src = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let src = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
     let mut rows = Vec::new();
     for (i, line) in src.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let r: Row = serde_json::from_str(line).with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
-        r.intent.parse::<Label>().with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
+        let r: Row = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
+        r.intent
+            .parse::<Label>()
+            .with_context(|| format!("{}:{}", args.file.display(), i + 1))?;
         rows.push(r);
     }
     let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -58,9 +62,14 @@ pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
         if ok {
             correct += 1;
         } else {
-            misses.push(format!("{} {} → {} ({:.2}): {}", r.id, r.intent, got, c.confidence, r.text));
+            misses.push(format!(
+                "{} {} → {} ({:.2}): {}",
+                r.id, r.intent, got, c.confidence, r.text
+            ));
         }
-        *confusion.entry((r.intent.clone(), if ok { r.intent.clone() } else { got })).or_default() += 1;
+        *confusion
+            .entry((r.intent.clone(), if ok { r.intent.clone() } else { got }))
+            .or_default() += 1;
         match (r.urgent, c.urgent) {
             (true, true) => utp += 1,
             (false, true) => {
@@ -76,21 +85,60 @@ pub fn run(content: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut out = String::new();
     let n = rows.len().max(1);
-    outln!(out, "cases: {}  accuracy: {:.3}", rows.len(), correct as f64 / n as f64);
+    outln!(
+        out,
+        "cases: {}  accuracy: {:.3}",
+        rows.len(),
+        correct as f64 / n as f64
+    );
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    outln!(out, "urgent recall: {:.3}  precision: {:.3}", ratio(utp, utp + ufn), ratio(utp, utp + ufp));
-    outln!(out, "\n{:<14} {:>9} {:>9} {:>7}", "intent", "precision", "recall", "n");
+    outln!(
+        out,
+        "urgent recall: {:.3}  precision: {:.3}",
+        ratio(utp, utp + ufn),
+        ratio(utp, utp + ufp)
+    );
+    outln!(
+        out,
+        "\n{:<14} {:>9} {:>9} {:>7}",
+        "intent",
+        "precision",
+        "recall",
+        "n"
+    );
     for l in Label::ALL {
         let l = l.as_str();
-        let tp = confusion.get(&(l.to_string(), l.to_string())).copied().unwrap_or(0);
-        let gold: usize = confusion.iter().filter(|((g, _), _)| g == l).map(|(_, v)| v).sum();
-        let pred: usize = confusion.iter().filter(|((_, p), _)| p == l).map(|(_, v)| v).sum();
+        let tp = confusion
+            .get(&(l.to_string(), l.to_string()))
+            .copied()
+            .unwrap_or(0);
+        let gold: usize = confusion
+            .iter()
+            .filter(|((g, _), _)| g == l)
+            .map(|(_, v)| v)
+            .sum();
+        let pred: usize = confusion
+            .iter()
+            .filter(|((_, p), _)| p == l)
+            .map(|(_, v)| v)
+            .sum();
         if gold + pred > 0 {
-            outln!(out, "{l:<14} {:>9.3} {:>9.3} {gold:>7}", ratio(tp, pred), ratio(tp, gold));
+            outln!(
+                out,
+                "{l:<14} {:>9.3} {:>9.3} {gold:>7}",
+                ratio(tp, pred),
+                ratio(tp, gold)
+            );
         }
     }
     // the full matrix: rows are the gold labels, columns the predictions
-    let short = |l: &str| if l == "out_of_scope" { "oos".to_string() } else { l.chars().take(4).collect::<String>() };
+    let short = |l: &str| {
+        if l == "out_of_scope" {
+            "oos".to_string()
+        } else {
+            l.chars().take(4).collect::<String>()
+        }
+    };
     outln!(out, "\nconfusion matrix (rows: gold, columns: predicted)");
     let mut header = format!("{:<14}", "");
     for p in Label::ALL {

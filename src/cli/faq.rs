@@ -61,8 +61,13 @@ pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> 
             };
             match out {
                 Some(path) => {
-                    std::fs::write(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("{} に {} 件を書き出しました", path.display(), faq.entries.len());
+                    std::fs::write(&path, text.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "{} に {} 件を書き出しました",
+                        path.display(),
+                        faq.entries.len()
+                    );
                 }
                 None => {
                     let mut so = std::io::stdout().lock();

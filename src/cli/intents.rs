@@ -29,7 +29,11 @@ pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> 
             let mut out = std::io::BufWriter::new(stdout.lock());
             for i in &bot.intents {
                 for ex in &i.examples {
-                    writeln!(out, "{}", json!({ "intent": i.label.as_str(), "text": ex.text }))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({ "intent": i.label.as_str(), "text": ex.text })
+                    )?;
                 }
             }
             out.flush()?;
@@ -39,15 +43,25 @@ pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> 
             let bot = super::load_bot(content)?;
             let (acc, misses) = engine::cross_validate(&bot, folds);
             for m in &misses {
-                println!("{}:{}: {} → {} ({:.2}) {}", m.file, m.line, m.want, m.got, m.confidence, m.text);
+                println!(
+                    "{}:{}: {} → {} ({:.2}) {}",
+                    m.file, m.line, m.want, m.got, m.confidence, m.text
+                );
             }
-            println!("{folds}-fold cross-validation accuracy: {acc:.3} ({} misses)", misses.len());
+            println!(
+                "{folds}-fold cross-validation accuracy: {acc:.3} ({} misses)",
+                misses.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
             // editors run this in their checkout: prefer the working tree over the copy
             // compiled in
-            let dir = content.cloned().or_else(|| std::path::Path::new("intents").is_dir().then(|| PathBuf::from(".")));
+            let dir = content.cloned().or_else(|| {
+                std::path::Path::new("intents")
+                    .is_dir()
+                    .then(|| PathBuf::from("."))
+            });
             let c = match &dir {
                 Some(d) => Content::from_dir(d)?,
                 None => Content::embedded(),
@@ -55,7 +69,12 @@ pub fn run(content: Option<&PathBuf>, cmd: Command) -> anyhow::Result<ExitCode> 
             match engine::build(&c) {
                 Ok(bot) => {
                     let n: usize = bot.intents.iter().map(|i| i.examples.len()).sum();
-                    println!("ok: {} intents, {n} examples, {} features ({})", bot.intents.len(), bot.classifier.feature_count(), c.origin);
+                    println!(
+                        "ok: {} intents, {n} examples, {} features ({})",
+                        bot.intents.len(),
+                        bot.classifier.feature_count(),
+                        c.origin
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(EngineError::Content(errs)) => {

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 pub type LineResult = Result<Option<Value>, (Value, String)>;
 
 /// Reads stdin line by line and writes `answer`'s objects to stdout.
-pub fn run(command: &str, mut answer: impl FnMut(&[u8], usize) -> LineResult) -> anyhow::Result<ExitCode> {
+pub fn run(
+    command: &str,
+    mut answer: impl FnMut(&[u8], usize) -> LineResult,
+) -> anyhow::Result<ExitCode> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
@@ -42,7 +45,10 @@ pub fn run(command: &str, mut answer: impl FnMut(&[u8], usize) -> LineResult) ->
 }
 
 /// One input line → (id, the whole JSON value); Ok(None) for a blank line.
-pub fn parse_object(bytes: &[u8], line_no: usize) -> Result<Option<(Value, Value)>, (Value, String)> {
+pub fn parse_object(
+    bytes: &[u8],
+    line_no: usize,
+) -> Result<Option<(Value, Value)>, (Value, String)> {
     let Ok(s) = std::str::from_utf8(bytes) else {
         return Err((Value::Null, format!("line {line_no}: not valid UTF-8")));
     };
@@ -50,12 +56,15 @@ pub fn parse_object(bytes: &[u8], line_no: usize) -> Result<Option<(Value, Value
     if s.is_empty() {
         return Ok(None);
     }
-    let v: Value = serde_json::from_str(s).map_err(|e| (Value::Null, format!("line {line_no}: not JSON: {e}")))?;
+    let v: Value = serde_json::from_str(s)
+        .map_err(|e| (Value::Null, format!("line {line_no}: not JSON: {e}")))?;
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     Ok(Some((id, v)))
 }
 
 /// The required `"text"` string of a parsed line.
 pub fn text_of<'a>(id: &Value, v: &'a Value, line_no: usize) -> Result<&'a str, (Value, String)> {
-    v.get("text").and_then(Value::as_str).ok_or_else(|| (id.clone(), format!("line {line_no}: no \"text\" string")))
+    v.get("text")
+        .and_then(Value::as_str)
+        .ok_or_else(|| (id.clone(), format!("line {line_no}: no \"text\" string")))
 }

@@ -8,10 +8,10 @@ pub mod eval;
 pub mod faq;
 pub mod intents;
 pub mod jsonl;
+pub mod serve;
 pub mod staff;
 pub mod staff_user;
 pub mod stats;
-pub mod serve;
 
 use std::path::PathBuf;
 
@@ -26,7 +26,8 @@ pub fn load_bot(dir: Option<&PathBuf>) -> anyhow::Result<Bot> {
 
 pub fn load_content(dir: Option<&PathBuf>) -> anyhow::Result<Content> {
     match dir {
-        Some(d) => Content::from_dir(d).with_context(|| format!("reading content directory {}", d.display())),
+        Some(d) => Content::from_dir(d)
+            .with_context(|| format!("reading content directory {}", d.display())),
         None => Ok(Content::embedded()),
     }
 }
@@ -42,7 +43,10 @@ pub fn store_config(db: Option<&PathBuf>) -> StoreConfig {
 
 /// A small tokio runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Writes a whole report to stdout; a closed pipe (`| head`) is not an error.

@@ -20,7 +20,11 @@ pub struct Args {
     pub config: Option<PathBuf>,
 }
 
-pub fn run(content: Option<&PathBuf>, db: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    content: Option<&PathBuf>,
+    db: Option<&PathBuf>,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(a) = args.addr {
         config.addr = a;

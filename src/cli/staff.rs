@@ -57,11 +57,15 @@ pub enum Command {
 }
 
 fn default_staff() -> Option<String> {
-    ["MADOGUCHI_STAFF", "USER"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    ["MADOGUCHI_STAFF", "USER"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
 }
 
 fn staff_name(given: Option<String>) -> anyhow::Result<String> {
-    given.or_else(default_staff).context("who are you? pass --as NAME (or set MADOGUCHI_STAFF)")
+    given
+        .or_else(default_staff)
+        .context("who are you? pass --as NAME (or set MADOGUCHI_STAFF)")
 }
 
 fn local(t: chrono::DateTime<chrono::FixedOffset>) -> String {

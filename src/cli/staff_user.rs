@@ -46,7 +46,9 @@ pub enum Command {
 fn read_password(flag: bool) -> anyhow::Result<String> {
     anyhow::ensure!(flag, "pass --password-stdin and give the password on stdin");
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the password from stdin")?;
     let pw = s.lines().next().unwrap_or("").to_string();
     anyhow::ensure!(!pw.is_empty(), "no password on stdin");
     Ok(pw)
@@ -54,13 +56,17 @@ fn read_password(flag: bool) -> anyhow::Result<String> {
 
 pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
     let password = match &command {
-        Command::Add { password_stdin, .. } | Command::Passwd { password_stdin, .. } => Some(read_password(*password_stdin)?),
+        Command::Add { password_stdin, .. } | Command::Passwd { password_stdin, .. } => {
+            Some(read_password(*password_stdin)?)
+        }
         _ => None,
     };
     let rt = super::runtime()?;
     let cfg = super::store_config(db);
     rt.block_on(async move {
-        let store = Store::connect(&cfg).await.context("cannot open the store (is DATABASE_URL reachable?)")?;
+        let store = Store::connect(&cfg)
+            .await
+            .context("cannot open the store (is DATABASE_URL reachable?)")?;
         let accounts = Accounts::new(store);
         let now = SystemClock.now();
         let pw = password.unwrap_or_default();
@@ -69,12 +75,21 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         };
         Ok(match command {
-            Command::Add { name, role, .. } => match accounts.add_account(&name, role, &pw, now).await {
-                Ok(()) => done(format!("アカウント {name}（{}）を作成しました。", role.as_str())),
-                Err(e) => return refused(e),
-            },
+            Command::Add { name, role, .. } => {
+                match accounts.add_account(&name, role, &pw, now).await {
+                    Ok(()) => done(format!(
+                        "アカウント {name}（{}）を作成しました。",
+                        role.as_str()
+                    )),
+                    Err(e) => return refused(e),
+                }
+            }
             Command::List { json } => {
-                for a in accounts.list_accounts().await.map_err(|e| anyhow::anyhow!(e))? {
+                for a in accounts
+                    .list_accounts()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?
+                {
                     if json {
                         println!("{}", serde_json::to_string(&a)?);
                     } else {
@@ -85,7 +100,12 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
                         } else {
                             "active".into()
                         };
-                        println!("{:<20} {:<7} {state:<40} {}", a.name, a.role.as_str(), a.links.join(","));
+                        println!(
+                            "{:<20} {:<7} {state:<40} {}",
+                            a.name,
+                            a.role.as_str(),
+                            a.links.join(",")
+                        );
                     }
                 }
                 ExitCode::SUCCESS
@@ -102,10 +122,12 @@ pub fn run(db: Option<&PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
                 Ok(()) => done(format!("{name} のパスワードを変更しました。")),
                 Err(e) => return refused(e),
             },
-            Command::Link { name, platform_id } => match accounts.link(&name, &platform_id, now).await {
-                Ok(()) => done(format!("{platform_id} を {name} に紐づけました。")),
-                Err(e) => return refused(e),
-            },
+            Command::Link { name, platform_id } => {
+                match accounts.link(&name, &platform_id, now).await {
+                    Ok(()) => done(format!("{platform_id} を {name} に紐づけました。")),
+                    Err(e) => return refused(e),
+                }
+            }
         })
     })
 }

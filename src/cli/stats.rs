@@ -29,14 +29,19 @@ pub fn run(db: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     let cfg = super::store_config(db);
     let stats = rt.block_on(async {
-        let desk = Desk::connect(&cfg, Arc::new(SystemClock)).await.context("cannot open the store (is DATABASE_URL reachable?)")?;
+        let desk = Desk::connect(&cfg, Arc::new(SystemClock))
+            .await
+            .context("cannot open the store (is DATABASE_URL reachable?)")?;
         desk.stats().await.context("reading stats")
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&stats)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("会員メッセージ: {}（うち緊急 {}）", stats.messages, stats.urgent);
+    println!(
+        "会員メッセージ: {}（うち緊急 {}）",
+        stats.messages, stats.urgent
+    );
     println!("意図別:");
     for (intent, n) in &stats.per_intent {
         println!("  {intent:<14} {n}");
@@ -50,6 +55,12 @@ pub fn run(db: Option<&PathBuf>, args: Args) -> anyhow::Result<ExitCode> {
     for (s, n) in &stats.escalations_by_status {
         println!("  状態 {s:<14} {n}");
     }
-    println!("対応開始までの時間（中央値）: {}", stats.median_secs_to_claim.map(duration).unwrap_or_else(|| "-".into()));
+    println!(
+        "対応開始までの時間（中央値）: {}",
+        stats
+            .median_secs_to_claim
+            .map(duration)
+            .unwrap_or_else(|| "-".into())
+    );
     Ok(ExitCode::SUCCESS)
 }

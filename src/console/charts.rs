@@ -26,13 +26,19 @@ pub fn hbar(title: &str, data: &[(String, f64)], unit: &str, urgent_label: Optio
         t = esc(title)
     );
     if data.is_empty() {
-        s.push_str(r##"<text x="0" y="44" font-size="13" fill="#666">データがまだありません</text>"##);
+        s.push_str(
+            r##"<text x="0" y="44" font-size="13" fill="#666">データがまだありません</text>"##,
+        );
     }
     let bar_space = W - LABEL_W - 70.0;
     for (i, (label, v)) in data.iter().enumerate() {
         let y = 26.0 + BAR_H * i as f64;
         let w = (v / max * bar_space).max(if *v > 0.0 { 2.0 } else { 0.0 });
-        let color = if urgent_label == Some(label.as_str()) { ALT_COLOR } else { COLOR };
+        let color = if urgent_label == Some(label.as_str()) {
+            ALT_COLOR
+        } else {
+            COLOR
+        };
         s.push_str(&format!(
             r##"<text x="{lx}" y="{ty}" font-size="12" text-anchor="end" fill="#222">{l}</text><rect x="{LABEL_W}" y="{y}" width="{w:.1}" height="{bh}" fill="{color}"><title>{l}: {n}{u}</title></rect><text x="{vx:.1}" y="{ty}" font-size="12" fill="#222">{n}{u}</text>"##,
             lx = LABEL_W - 6.0,
@@ -57,7 +63,9 @@ pub fn columns(title: &str, data: &[(String, f64)], unit: &str) -> String {
         t = esc(title)
     );
     if data.is_empty() {
-        s.push_str(r##"<text x="0" y="60" font-size="13" fill="#666">データがまだありません</text>"##);
+        s.push_str(
+            r##"<text x="0" y="60" font-size="13" fill="#666">データがまだありません</text>"##,
+        );
     }
     let n = data.len().max(1) as f64;
     let slot = W / n;
@@ -76,9 +84,15 @@ pub fn columns(title: &str, data: &[(String, f64)], unit: &str) -> String {
         ));
     }
     if let (Some(first), Some(last)) = (data.first(), data.last()) {
-        s.push_str(&format!(r##"<text x="0" y="188" font-size="11" fill="#444">{}</text>"##, esc(&first.0)));
+        s.push_str(&format!(
+            r##"<text x="0" y="188" font-size="11" fill="#444">{}</text>"##,
+            esc(&first.0)
+        ));
         if data.len() > 1 {
-            s.push_str(&format!(r##"<text x="{W}" y="188" font-size="11" text-anchor="end" fill="#444">{}</text>"##, esc(&last.0)));
+            s.push_str(&format!(
+                r##"<text x="{W}" y="188" font-size="11" text-anchor="end" fill="#444">{}</text>"##,
+                esc(&last.0)
+            ));
         }
     }
     s.push_str("</svg></figure>");
@@ -91,7 +105,12 @@ mod tests {
 
     #[test]
     fn charts_escape_labels_and_have_one_bar_per_value() {
-        let svg = hbar("意図", &[("<b>".into(), 3.0), ("x".into(), 1.0)], "件", None);
+        let svg = hbar(
+            "意図",
+            &[("<b>".into(), 3.0), ("x".into(), 1.0)],
+            "件",
+            None,
+        );
         assert!(svg.contains("&lt;b&gt;") && !svg.contains("<b>"));
         assert_eq!(svg.matches("<rect").count(), 2);
         let svg = columns("日別", &[("2026-01-05".into(), 2.0)], "件");

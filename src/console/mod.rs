@@ -33,7 +33,6 @@ use crate::core::hours::{Clock, SystemClock};
 use crate::faq::Faq;
 use crate::service::StaffError;
 
-
 /// Session cookie (path /staff).
 pub const SESSION_COOKIE: &str = "mdg_session";
 /// Login-form CSRF cookie (double submit: the form's hidden `csrf` must equal it).
@@ -64,7 +63,9 @@ pub fn routes(shared: Shared, cfg: &crate::config::Config) -> Router {
     let state = ConsoleState {
         accounts: Accounts::new(shared.service.store().clone()),
         faq: Arc::new(Faq::from_bot(shared.service.bot())),
-        poll: cfg.poll_interval.clamp(Duration::from_millis(100), Duration::from_secs(5)),
+        poll: cfg
+            .poll_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(5)),
         shared,
     };
     Router::new()
@@ -80,8 +81,19 @@ pub fn routes(shared: Shared, cfg: &crate::config::Config) -> Router {
         .route("/staff/editor/export.jsonl", get(export_all))
         .route("/staff/editor/export/:id", get(export_one))
         .route("/staff/stats", get(stats))
-        .route("/staff/static/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
-        .route("/staff/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }))
+        .route(
+            "/staff/static/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    APP_JS,
+                )
+            }),
+        )
+        .route(
+            "/staff/static/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }),
+        )
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -90,31 +102,57 @@ pub fn routes(shared: Shared, cfg: &crate::config::Config) -> Router {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     res
 }
 
 // ---- cookies, sessions, csrf ----
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
 }
 
 /// Served over TLS, or behind a proxy that says the client used https.
 fn is_https(headers: &HeaderMap) -> bool {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(|v| v.to_ascii_lowercase());
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.to_ascii_lowercase())
+    };
     h("x-forwarded-proto").is_some_and(|v| v.split(',').next().map(str::trim) == Some("https"))
         || h("forwarded").is_some_and(|v| v.contains("proto=https"))
 }
 
-fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+    secure: bool,
+) -> HeaderValue {
     let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
     if let Some(a) = max_age {
         c.push_str(&format!("; Max-Age={a}"));
@@ -126,7 +164,12 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<i64>, secure:
 }
 
 fn html(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn to_login() -> Response {
@@ -134,17 +177,32 @@ fn to_login() -> Response {
 }
 
 fn forbidden(session: Option<&Session>, why: &str) -> Response {
-    html(StatusCode::FORBIDDEN, pages::message("アクセスできません（403）", why, session))
+    html(
+        StatusCode::FORBIDDEN,
+        pages::message("アクセスできません（403）", why, session),
+    )
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "console: store error");
-    html(StatusCode::SERVICE_UNAVAILABLE, pages::message("一時的に利用できません", "データベースに接続できません。しばらくしてから再読み込みしてください。", None))
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message(
+            "一時的に利用できません",
+            "データベースに接続できません。しばらくしてから再読み込みしてください。",
+            None,
+        ),
+    )
 }
 
 /// The session of the request's cookie, if it is live.
-async fn session_of(st: &ConsoleState, headers: &HeaderMap) -> Result<Option<(Session, String)>, Response> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+async fn session_of(
+    st: &ConsoleState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, String)>, Response> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
     match st.accounts.session(&token, now()).await {
         Ok(s) => Ok(s.map(|s| (s, token))),
         Err(e) => Err(unavailable(e)),
@@ -164,14 +222,23 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 fn form(body: &Bytes) -> HashMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map(|v| v.into_iter().collect()).unwrap_or_default()
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map(|v| v.into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// A state-changing request: needs a live session and the session's csrf token in the
 /// form; 403 otherwise.
-async fn require_post(st: &ConsoleState, headers: &HeaderMap, f: &HashMap<String, String>) -> Result<(Session, String), Response> {
+async fn require_post(
+    st: &ConsoleState,
+    headers: &HeaderMap,
+    f: &HashMap<String, String>,
+) -> Result<(Session, String), Response> {
     let Some((s, token)) = session_of(st, headers).await? else {
-        return Err(forbidden(None, "ログインしていないか、セッションの有効期限が切れました。ログインし直してください。"));
+        return Err(forbidden(
+            None,
+            "ログインしていないか、セッションの有効期限が切れました。ログインし直してください。",
+        ));
     };
     if !same(f.get("csrf").map(String::as_str).unwrap_or(""), &s.csrf) {
         return Err(forbidden(Some(&s), "フォームの確認用トークン（csrf）がないか、正しくありません。ページを再読み込みしてから操作してください。"));
@@ -184,7 +251,16 @@ async fn require_post(st: &ConsoleState, headers: &HeaderMap, f: &HashMap<String
 async fn login_form(headers: HeaderMap) -> Response {
     let csrf = random_hex(32);
     let mut res = html(StatusCode::OK, pages::login(&csrf, None, ""));
-    res.headers_mut().insert(header::SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/staff/login", Some(3600), is_https(&headers)));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(
+            LOGIN_CSRF_COOKIE,
+            &csrf,
+            "/staff/login",
+            Some(3600),
+            is_https(&headers),
+        ),
+    );
     res
 }
 
@@ -195,13 +271,19 @@ async fn login(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) 
     if !same(&presented, &expected) {
         return forbidden(None, "フォームの確認用トークン（csrf）がないか、正しくありません。ログイン画面を開き直してください。");
     }
-    let name = f.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = f
+        .get("name")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let secure = is_https(&headers);
     let retry = |msg: &str, status: StatusCode| {
         let csrf = random_hex(32);
         let mut res = html(status, pages::login(&csrf, Some(msg), &name));
-        res.headers_mut().insert(header::SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/staff/login", Some(3600), secure));
+        res.headers_mut().insert(
+            header::SET_COOKIE,
+            set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/staff/login", Some(3600), secure),
+        );
         res
     };
     match st.accounts.login(&name, &password, now()).await {
@@ -234,7 +316,10 @@ async fn logout(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes)
         return unavailable(e);
     }
     let mut res = Redirect::to("/staff/login").into_response();
-    res.headers_mut().insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", "/staff", Some(0), is_https(&headers)));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", "/staff", Some(0), is_https(&headers)),
+    );
     res
 }
 
@@ -266,7 +351,12 @@ async fn queue_version(st: &ConsoleState) -> Option<String> {
     let items = st.shared.service.list_escalations(None).await.ok()?;
     let mut v = String::new();
     for e in items {
-        v.push_str(&format!("{}:{}:{};", e.id, e.status.as_str(), e.reason.as_str()));
+        v.push_str(&format!(
+            "{}:{}:{};",
+            e.id,
+            e.status.as_str(),
+            e.reason.as_str()
+        ));
     }
     Some(crate::accounts::sha256_hex(&v))
 }
@@ -283,12 +373,16 @@ async fn events(State(st): State<ConsoleState>, headers: HeaderMap) -> Response 
             tokio::time::sleep(st.poll).await;
             let v = queue_version(&st).await;
             if v.is_some() && v != last {
-                let ev = Event::default().event("queue").data(v.clone().unwrap_or_default());
+                let ev = Event::default()
+                    .event("queue")
+                    .data(v.clone().unwrap_or_default());
                 return Some((Ok::<Event, Infallible>(ev), (st, v)));
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 // ---- conversation ----
@@ -318,12 +412,16 @@ fn flash_text(m: &str) -> Option<String> {
 fn suggestions<'a>(faq: &'a Faq, q: &str, fallback_intent: &str) -> Vec<&'a crate::faq::Entry> {
     let words: Vec<String> = q.split_whitespace().map(|w| w.to_lowercase()).collect();
     let mut out: Vec<&crate::faq::Entry> = if words.is_empty() {
-        faq.entries.iter().filter(|e| e.label.as_str() == fallback_intent).collect()
+        faq.entries
+            .iter()
+            .filter(|e| e.label.as_str() == fallback_intent)
+            .collect()
     } else {
         faq.entries
             .iter()
             .filter(|e| {
-                let hay = format!("{} {} {}", e.question, e.variants.join(" "), e.answer).to_lowercase();
+                let hay =
+                    format!("{} {} {}", e.question, e.variants.join(" "), e.answer).to_lowercase();
                 words.iter().all(|w| hay.contains(w.as_str()))
             })
             .collect()
@@ -332,7 +430,12 @@ fn suggestions<'a>(faq: &'a Faq, q: &str, fallback_intent: &str) -> Vec<&'a crat
     out
 }
 
-async fn conversation(State(st): State<ConsoleState>, headers: HeaderMap, Path(id): Path<i64>, q: Option<Query<ConvQuery>>) -> Response {
+async fn conversation(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    q: Option<Query<ConvQuery>>,
+) -> Response {
     let s = match require(&st, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -341,10 +444,23 @@ async fn conversation(State(st): State<ConsoleState>, headers: HeaderMap, Path(i
     render_conversation(&st, &s, id, &q.q, flash_text(&q.m), None, StatusCode::OK).await
 }
 
-async fn render_conversation(st: &ConsoleState, s: &Session, id: i64, q: &str, flash: Option<String>, error: Option<String>, status: StatusCode) -> Response {
+async fn render_conversation(
+    st: &ConsoleState,
+    s: &Session,
+    id: i64,
+    q: &str,
+    flash: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let (e, lines) = match st.shared.service.escalation(id).await {
         Ok(Some(x)) => x,
-        Ok(None) => return html(StatusCode::NOT_FOUND, pages::message("見つかりません", &format!("#{id} はありません。"), Some(s))),
+        Ok(None) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::message("見つかりません", &format!("#{id} はありません。"), Some(s)),
+            )
+        }
         Err(e) => return unavailable(e),
     };
     let (facts, assessment) = case_file(st, &e).await;
@@ -362,8 +478,17 @@ async fn render_conversation(st: &ConsoleState, s: &Session, id: i64, q: &str, f
 }
 
 /// The case facts stored with the conversation and the assessment they give.
-async fn case_file(st: &ConsoleState, e: &crate::store::Escalation) -> (Vec<(String, String)>, Option<String>) {
-    let state = match st.shared.service.store().load_state(e.channel, &e.user, &e.conversation).await {
+async fn case_file(
+    st: &ConsoleState,
+    e: &crate::store::Escalation,
+) -> (Vec<(String, String)>, Option<String>) {
+    let state = match st
+        .shared
+        .service
+        .store()
+        .load_state(e.channel, &e.user, &e.conversation)
+        .await
+    {
         Ok(Some(s)) => s,
         _ => return (Vec::new(), None),
     };
@@ -375,14 +500,26 @@ async fn case_file(st: &ConsoleState, e: &crate::store::Escalation) -> (Vec<(Str
     let pairs = match serde_json::to_value(facts) {
         Ok(serde_json::Value::Object(m)) => m
             .into_iter()
-            .filter(|(k, v)| !v.is_null() && v != "unknown" && v != "not_mentioned" && k != "not_attack")
-            .map(|(k, v)| (fact_ja(&k).to_string(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .filter(|(k, v)| {
+                !v.is_null() && v != "unknown" && v != "not_mentioned" && k != "not_attack"
+            })
+            .map(|(k, v)| {
+                (
+                    fact_ja(&k).to_string(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect(),
         _ => Vec::new(),
     };
     let bot = st.shared.service.bot();
     let a = bot.rules.assess(&facts);
-    (pairs, Some(crate::core::assessment::render_ja(&bot.rules, &a)))
+    (
+        pairs,
+        Some(crate::core::assessment::render_ja(&bot.rules, &a)),
+    )
 }
 
 fn fact_ja(k: &str) -> &str {
@@ -400,7 +537,12 @@ fn fact_ja(k: &str) -> &str {
     }
 }
 
-async fn action(State(st): State<ConsoleState>, headers: HeaderMap, Path((id, act)): Path<(i64, String)>, body: Bytes) -> Response {
+async fn action(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path((id, act)): Path<(i64, String)>,
+    body: Bytes,
+) -> Response {
     let f = form(&body);
     let (s, _) = match require_post(&st, &headers, &f).await {
         Ok(x) => x,
@@ -418,7 +560,12 @@ async fn action(State(st): State<ConsoleState>, headers: HeaderMap, Path((id, ac
             let note = f.get("note").map(|n| n.trim()).filter(|n| !n.is_empty());
             svc.resolve(id, &staff, note).await.map(|_| "resolved")
         }
-        _ => return html(StatusCode::NOT_FOUND, pages::message("見つかりません", "その操作はありません。", Some(&s))),
+        _ => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::message("見つかりません", "その操作はありません。", Some(&s)),
+            )
+        }
     };
     match result {
         Ok(m) => {
@@ -427,8 +574,22 @@ async fn action(State(st): State<ConsoleState>, headers: HeaderMap, Path((id, ac
             Redirect::to(&format!("/staff/e/{id}?m={m}")).into_response()
         }
         Err(StaffError::Store(e)) => unavailable(e),
-        Err(StaffError::NotFound(_)) => html(StatusCode::NOT_FOUND, pages::message("見つかりません", &format!("#{id} はありません。"), Some(&s))),
-        Err(e) => render_conversation(&st, &s, id, "", None, Some(e.to_string()), StatusCode::CONFLICT).await,
+        Err(StaffError::NotFound(_)) => html(
+            StatusCode::NOT_FOUND,
+            pages::message("見つかりません", &format!("#{id} はありません。"), Some(&s)),
+        ),
+        Err(e) => {
+            render_conversation(
+                &st,
+                &s,
+                id,
+                "",
+                None,
+                Some(e.to_string()),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
     }
 }
 
@@ -437,7 +598,10 @@ async fn action(State(st): State<ConsoleState>, headers: HeaderMap, Path((id, ac
 async fn require_editor(st: &ConsoleState, headers: &HeaderMap) -> Result<Session, Response> {
     let s = require(st, headers).await?;
     if !s.role.can_edit() {
-        return Err(forbidden(Some(&s), "このページは編集者（editor）と管理者（admin）のものです。"));
+        return Err(forbidden(
+            Some(&s),
+            "このページは編集者（editor）と管理者（admin）のものです。",
+        ));
     }
     Ok(s)
 }
@@ -465,7 +629,10 @@ pub fn example_toml(u: &queries::Unplaced) -> String {
     struct Snippet<'a> {
         examples: [&'a str; 1],
     }
-    let body = toml::to_string(&Snippet { examples: [&u.text] }).unwrap_or_default();
+    let body = toml::to_string(&Snippet {
+        examples: [&u.text],
+    })
+    .unwrap_or_default();
     format!(
         "# 候補: intents/{intent}.toml の examples に追加（推定 {intent}、確信度 {conf:.2}、{kind}）\n# 正しい意図か、個人情報が残っていないかを確認してから追加してください。\n# console message #{id}\n{body}",
         intent = u.intent,
@@ -481,22 +648,53 @@ struct ExportQuery {
     format: String,
 }
 
-async fn export_one(State(st): State<ConsoleState>, headers: HeaderMap, Path(id): Path<i64>, q: Option<Query<ExportQuery>>) -> Response {
+async fn export_one(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    q: Option<Query<ExportQuery>>,
+) -> Response {
     let s = match require_editor(&st, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let u = match queries::unplaced_one(st.shared.service.store(), id).await {
         Ok(Some(u)) => u,
-        Ok(None) => return html(StatusCode::NOT_FOUND, pages::message("見つかりません", "そのメッセージはありません。", Some(&s))),
+        Ok(None) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::message("見つかりません", "そのメッセージはありません。", Some(&s)),
+            )
+        }
         Err(e) => return unavailable(e),
     };
     let jsonl = q.is_some_and(|Query(q)| q.format == "jsonl");
-    let (body, ctype, ext) =
-        if jsonl { (example_jsonl(&u) + "\n", "application/x-ndjson; charset=utf-8", "jsonl") } else { (example_toml(&u), "text/plain; charset=utf-8", "toml") };
-    let _ = st.accounts.audit(&s.account, "export_example", Some(&format!("message #{id}")), now()).await;
+    let (body, ctype, ext) = if jsonl {
+        (
+            example_jsonl(&u) + "\n",
+            "application/x-ndjson; charset=utf-8",
+            "jsonl",
+        )
+    } else {
+        (example_toml(&u), "text/plain; charset=utf-8", "toml")
+    };
+    let _ = st
+        .accounts
+        .audit(
+            &s.account,
+            "export_example",
+            Some(&format!("message #{id}")),
+            now(),
+        )
+        .await;
     (
-        [(header::CONTENT_TYPE, ctype.to_string()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"example-{id}.{ext}\""))],
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"example-{id}.{ext}\""),
+            ),
+        ],
         body,
     )
         .into_response()
@@ -509,10 +707,24 @@ async fn export_all(State(st): State<ConsoleState>, headers: HeaderMap) -> Respo
     };
     match queries::unplaced(st.shared.service.store(), 5000).await {
         Ok(items) => {
-            let _ = st.accounts.audit(&s.account, "export_examples", Some(&format!("{} messages", items.len())), now()).await;
+            let _ = st
+                .accounts
+                .audit(
+                    &s.account,
+                    "export_examples",
+                    Some(&format!("{} messages", items.len())),
+                    now(),
+                )
+                .await;
             let body: String = items.iter().map(|u| example_jsonl(u) + "\n").collect();
             (
-                [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"unplaced.jsonl\"")],
+                [
+                    (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"unplaced.jsonl\"",
+                    ),
+                ],
                 body,
             )
                 .into_response()
@@ -529,21 +741,46 @@ async fn stats(State(st): State<ConsoleState>, headers: HeaderMap) -> Response {
         Err(r) => return r,
     };
     let store = st.shared.service.store();
-    let (sum, series) = match (st.shared.service.stats().await, queries::series(store).await) {
+    let (sum, series) = match (
+        st.shared.service.stats().await,
+        queries::series(store).await,
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return unavailable(e),
     };
-    let f = |v: &[(String, i64)]| v.iter().map(|(k, n)| (k.clone(), *n as f64)).collect::<Vec<_>>();
-    let median = sum.median_secs_to_claim.map(|m| format!("{:.0} 秒", m)).unwrap_or_else(|| "-".into());
+    let f = |v: &[(String, i64)]| {
+        v.iter()
+            .map(|(k, n)| (k.clone(), *n as f64))
+            .collect::<Vec<_>>()
+    };
+    let median = sum
+        .median_secs_to_claim
+        .map(|m| format!("{:.0} 秒", m))
+        .unwrap_or_else(|| "-".into());
     let summary = vec![
-        ("会員のメッセージ".to_string(), format!("{} 件", sum.messages)),
-        ("フォールバック".to_string(), format!("{} 件", sum.fallbacks)),
+        (
+            "会員のメッセージ".to_string(),
+            format!("{} 件", sum.messages),
+        ),
+        (
+            "フォールバック".to_string(),
+            format!("{} 件", sum.fallbacks),
+        ),
         ("聞き返し".to_string(), format!("{} 件", sum.clarifications)),
         ("緊急".to_string(), format!("{} 件", sum.urgent)),
-        ("エスカレーション".to_string(), format!("{} 件", sum.escalations)),
+        (
+            "エスカレーション".to_string(),
+            format!("{} 件", sum.escalations),
+        ),
         ("担当までの時間（中央値）".to_string(), median),
     ];
-    let mut buckets = [("1分未満", 0.0), ("1〜5分", 0.0), ("5〜15分", 0.0), ("15〜60分", 0.0), ("1時間以上", 0.0)];
+    let mut buckets = [
+        ("1分未満", 0.0),
+        ("1〜5分", 0.0),
+        ("5〜15分", 0.0),
+        ("15〜60分", 0.0),
+        ("1時間以上", 0.0),
+    ];
     for secs in &series.secs_to_claim {
         let i = match *secs {
             s if s < 60.0 => 0,
@@ -555,12 +792,37 @@ async fn stats(State(st): State<ConsoleState>, headers: HeaderMap) -> Response {
         buckets[i].1 += 1.0;
     }
     let charts = vec![
-        charts::columns("日別の会員メッセージ数（UTC）", &f(&series.messages_per_day), "件"),
+        charts::columns(
+            "日別の会員メッセージ数（UTC）",
+            &f(&series.messages_per_day),
+            "件",
+        ),
         charts::hbar("意図別の会員メッセージ数", &f(&sum.per_intent), "件", None),
-        charts::columns("日別のフォールバック数（UTC）", &f(&series.fallbacks_per_day), "件"),
-        charts::columns("日別のエスカレーション数（UTC）", &f(&series.escalations_per_day), "件"),
-        charts::hbar("理由別のエスカレーション", &f(&sum.escalations_by_reason), "件", Some("urgent")),
-        charts::hbar("担当までの時間", &buckets.iter().map(|(k, n)| (k.to_string(), *n)).collect::<Vec<_>>(), "件", None),
+        charts::columns(
+            "日別のフォールバック数（UTC）",
+            &f(&series.fallbacks_per_day),
+            "件",
+        ),
+        charts::columns(
+            "日別のエスカレーション数（UTC）",
+            &f(&series.escalations_per_day),
+            "件",
+        ),
+        charts::hbar(
+            "理由別のエスカレーション",
+            &f(&sum.escalations_by_reason),
+            "件",
+            Some("urgent"),
+        ),
+        charts::hbar(
+            "担当までの時間",
+            &buckets
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect::<Vec<_>>(),
+            "件",
+            None,
+        ),
     ];
     html(StatusCode::OK, pages::stats(&s, &summary, &charts))
 }
@@ -572,13 +834,22 @@ mod tests {
     #[test]
     fn cookies_are_parsed_and_set_strictly() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; mdg_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; mdg_session=abc; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "zz"), None);
         let c = set_cookie(SESSION_COOKIE, "abc", "/staff", Some(60), true);
         let c = c.to_str().unwrap();
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"), "{c}");
-        assert!(!set_cookie(SESSION_COOKIE, "abc", "/staff", None, false).to_str().unwrap().contains("Secure"));
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"),
+            "{c}"
+        );
+        assert!(!set_cookie(SESSION_COOKIE, "abc", "/staff", None, false)
+            .to_str()
+            .unwrap()
+            .contains("Secure"));
     }
 
     #[test]

@@ -68,7 +68,11 @@ fn csrf_field(csrf: &str) -> String {
 pub fn layout(title: &str, session: Option<&Session>, body: &str) -> String {
     let nav = match session {
         Some(s) => {
-            let editor = if s.role.can_edit() { r#"<a href="/staff/editor">未分類の質問</a>"# } else { "" };
+            let editor = if s.role.can_edit() {
+                r#"<a href="/staff/editor">未分類の質問</a>"#
+            } else {
+                ""
+            };
             format!(
                 r#"<nav><a href="/staff/">受付一覧</a>{editor}<a href="/staff/stats">統計</a></nav><form class="logout" method="post" action="/staff/logout">{csrf}<span class="who">{name}（{role}）</span><button type="submit">ログアウト</button></form>"#,
                 csrf = csrf_field(&s.csrf),
@@ -101,7 +105,9 @@ fn role_ja(r: StaffRole) -> &'static str {
 }
 
 pub fn login(csrf: &str, error: Option<&str>, name: &str) -> String {
-    let err = error.map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e))).unwrap_or_default();
+    let err = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
+        .unwrap_or_default();
     let body = format!(
         r#"<h1>ログイン</h1>{err}
 <form method="post" action="/staff/login" class="login">{csrf}
@@ -116,7 +122,15 @@ pub fn login(csrf: &str, error: Option<&str>, name: &str) -> String {
 
 /// A plain message page (403, 404, errors).
 pub fn message(title: &str, text: &str, session: Option<&Session>) -> String {
-    layout(title, session, &format!(r#"<h1>{}</h1><p>{}</p><p><a href="/staff/">受付一覧へ</a></p>"#, esc(title), esc(text)))
+    layout(
+        title,
+        session,
+        &format!(
+            r#"<h1>{}</h1><p>{}</p><p><a href="/staff/">受付一覧へ</a></p>"#,
+            esc(title),
+            esc(text)
+        ),
+    )
 }
 
 /// Queue order: urgent first, then oldest first.
@@ -134,7 +148,11 @@ fn queue_item(e: &Escalation, now: DateTime<FixedOffset>) -> String {
         reason = reason_ja(e),
         age = age(e.created_at, now),
         chan = esc(e.channel.as_str()),
-        assignee = e.assignee.as_deref().map(|a| format!("担当: {}", esc(a))).unwrap_or_else(|| "担当なし".into()),
+        assignee = e
+            .assignee
+            .as_deref()
+            .map(|a| format!("担当: {}", esc(a)))
+            .unwrap_or_else(|| "担当なし".into()),
         text = esc(&snippet),
     )
 }
@@ -142,15 +160,28 @@ fn queue_item(e: &Escalation, now: DateTime<FixedOffset>) -> String {
 /// The three queue sections (the part `app.js` refreshes).
 pub fn queue_sections(items: &[Escalation], now: DateTime<FixedOffset>) -> String {
     let mut s = String::new();
-    for status in [EscalationStatus::Open, EscalationStatus::Claimed, EscalationStatus::Resolved] {
-        let mut these: Vec<Escalation> = items.iter().filter(|e| e.status == status).cloned().collect();
+    for status in [
+        EscalationStatus::Open,
+        EscalationStatus::Claimed,
+        EscalationStatus::Resolved,
+    ] {
+        let mut these: Vec<Escalation> = items
+            .iter()
+            .filter(|e| e.status == status)
+            .cloned()
+            .collect();
         sort_queue(&mut these);
         if status == EscalationStatus::Resolved {
             // the latest resolved ones
             these.sort_by_key(|e| std::cmp::Reverse(e.resolved_at));
             these.truncate(30);
         }
-        s.push_str(&format!(r#"<section class="status-{}"><h2>{}（{}件）</h2>"#, status.as_str(), status_ja(status), these.len()));
+        s.push_str(&format!(
+            r#"<section class="status-{}"><h2>{}（{}件）</h2>"#,
+            status.as_str(),
+            status_ja(status),
+            these.len()
+        ));
         if these.is_empty() {
             s.push_str(r#"<p class="empty">ありません</p>"#);
         } else {
@@ -187,7 +218,11 @@ pub struct ConversationView<'a> {
     pub error: Option<String>,
 }
 
-pub fn conversation(session: &Session, v: &ConversationView<'_>, now: DateTime<FixedOffset>) -> String {
+pub fn conversation(
+    session: &Session,
+    v: &ConversationView<'_>,
+    now: DateTime<FixedOffset>,
+) -> String {
     let e = v.escalation;
     let mut b = String::new();
     b.push_str(&format!(
@@ -201,7 +236,10 @@ pub fn conversation(session: &Session, v: &ConversationView<'_>, now: DateTime<F
         b.push_str(&format!(r#"<p class="flash" role="status">{}</p>"#, esc(f)));
     }
     if let Some(err) = &v.error {
-        b.push_str(&format!(r#"<p class="error" role="alert">{}</p>"#, esc(err)));
+        b.push_str(&format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            esc(err)
+        ));
     }
     b.push_str(&format!(
         r#"<dl class="meta"><dt>チャネル</dt><dd>{chan}</dd><dt>会員</dt><dd>{user}</dd><dt>受付</dt><dd>{at}（{age}前）</dd><dt>推定された用件</dt><dd>{intent}</dd><dt>担当</dt><dd>{assignee}</dd>{note}</dl>"#,
@@ -219,9 +257,16 @@ pub fn conversation(session: &Session, v: &ConversationView<'_>, now: DateTime<F
         let (class, who) = match l.role {
             Role::Member => ("member", "会員".to_string()),
             Role::Bot => ("bot", "窓口ボット".to_string()),
-            Role::Staff => ("staff", format!("担当 {}", l.author.as_deref().unwrap_or("?"))),
+            Role::Staff => (
+                "staff",
+                format!("担当 {}", l.author.as_deref().unwrap_or("?")),
+            ),
         };
-        let urgent = if l.urgent && l.role == Role::Member { r#" <span class="badge urgent">緊急</span>"# } else { "" };
+        let urgent = if l.urgent && l.role == Role::Member {
+            r#" <span class="badge urgent">緊急</span>"#
+        } else {
+            ""
+        };
         b.push_str(&format!(
             r#"<li class="{class}"><div class="who">{who}{urgent} <time>{at}</time></div><div class="msg">{text}</div></li>"#,
             who = esc(&who),
@@ -241,7 +286,10 @@ pub fn conversation(session: &Session, v: &ConversationView<'_>, now: DateTime<F
             b.push_str("</dl>");
         }
         if let Some(a) = &v.assessment {
-            b.push_str(&format!(r#"<h3>支援金の見立て（目安）</h3><div class="msg">{}</div>"#, esc(a)));
+            b.push_str(&format!(
+                r#"<h3>支援金の見立て（目安）</h3><div class="msg">{}</div>"#,
+                esc(a)
+            ));
         }
         b.push_str("</section>");
     }
@@ -293,7 +341,11 @@ pub fn editor(session: &Session, items: &[Unplaced]) -> String {
         b.push_str(r#"<p class="empty">ありません。</p>"#);
     }
     for (intent, list) in &groups {
-        b.push_str(&format!(r#"<section><h2>推定: {}（{}件）</h2><ul class="unplaced">"#, esc(intent), list.len()));
+        b.push_str(&format!(
+            r#"<section><h2>推定: {}（{}件）</h2><ul class="unplaced">"#,
+            esc(intent),
+            list.len()
+        ));
         for u in list {
             b.push_str(&format!(
                 r#"<li><div class="msg">{text}</div><div class="meta-line">{kind}・確信度 {conf:.2}・{at} <a class="export" href="/staff/editor/export/{id}">例文として書き出す</a> <a href="/staff/editor/export/{id}?format=jsonl">JSONL</a></div></li>"#,
@@ -328,7 +380,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
-        assert_eq!(esc(r#"<script>alert("x")</script>&'"#), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;");
+        assert_eq!(
+            esc(r#"<script>alert("x")</script>&'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -21,7 +21,14 @@ pub struct Unplaced {
     pub at: String,
 }
 
-type UnplacedRow = (i64, String, Option<String>, Option<f64>, Option<String>, String);
+type UnplacedRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+    String,
+);
 
 const UNPLACED_SQL: &str = "SELECT m.id, m.text, m.intent, CAST(m.confidence AS DOUBLE PRECISION), b.reply_kind, m.created_at \
      FROM messages m JOIN messages b ON b.conversation_id = m.conversation_id AND b.created_at = m.created_at AND b.role = 'bot' \
@@ -29,7 +36,14 @@ const UNPLACED_SQL: &str = "SELECT m.id, m.text, m.intent, CAST(m.confidence AS 
 
 fn unplaced_from(r: UnplacedRow) -> Unplaced {
     let (id, text, intent, confidence, reply_kind, at) = r;
-    Unplaced { id, text, intent: intent.unwrap_or_else(|| "?".into()), confidence: confidence.unwrap_or(0.0), reply_kind: reply_kind.unwrap_or_default(), at }
+    Unplaced {
+        id,
+        text,
+        intent: intent.unwrap_or_else(|| "?".into()),
+        confidence: confidence.unwrap_or(0.0),
+        reply_kind: reply_kind.unwrap_or_default(),
+        at,
+    }
 }
 
 /// The latest unplaced member messages, newest first.
@@ -64,16 +78,19 @@ pub struct Series {
 pub async fn series(store: &Store) -> Result<Series, StoreError> {
     store.ready().await?;
     let per_day = |sql: &'static str| async move {
-        let rows: Vec<(Option<String>, i64)> = with_pool!(store, p => sqlx::query_as(sql).fetch_all(p).await?);
-        let mut v: Vec<(String, i64)> = rows.into_iter().map(|(d, n)| (d.unwrap_or_default(), n)).collect();
+        let rows: Vec<(Option<String>, i64)> =
+            with_pool!(store, p => sqlx::query_as(sql).fetch_all(p).await?);
+        let mut v: Vec<(String, i64)> = rows
+            .into_iter()
+            .map(|(d, n)| (d.unwrap_or_default(), n))
+            .collect();
         // the last 30 days that have data
         if v.len() > 30 {
             v.drain(..v.len() - 30);
         }
         Ok::<_, StoreError>(v)
     };
-    let claims: Vec<(String, String)> =
-        with_pool!(store, p => sqlx::query_as("SELECT created_at, claimed_at FROM escalations WHERE claimed_at IS NOT NULL ORDER BY id").fetch_all(p).await?);
+    let claims: Vec<(String, String)> = with_pool!(store, p => sqlx::query_as("SELECT created_at, claimed_at FROM escalations WHERE claimed_at IS NOT NULL ORDER BY id").fetch_all(p).await?);
     let secs_to_claim = claims
         .iter()
         .filter_map(|(c, k)| {

@@ -18,7 +18,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn has_concept(&self, id: &str) -> bool {
-        self.concepts.binary_search_by(|c| c.as_str().cmp(id)).is_ok()
+        self.concepts
+            .binary_search_by(|c| c.as_str().cmp(id))
+            .is_ok()
     }
 }
 
@@ -34,7 +36,12 @@ pub struct Synonyms {
 
 impl Synonyms {
     pub fn empty() -> Self {
-        Synonyms { matcher: None, concept_of: Vec::new(), concepts: Vec::new(), terms: Vec::new() }
+        Synonyms {
+            matcher: None,
+            concept_of: Vec::new(),
+            concepts: Vec::new(),
+            terms: Vec::new(),
+        }
     }
 
     /// Parses `concept<TAB>term, term, …` lines; `#` starts a comment.
@@ -50,12 +57,24 @@ impl Synonyms {
                 continue;
             }
             let Some((concept, list)) = line.split_once('\t') else {
-                errs.push(ContentError::new(file, line_no, "expected `concept<TAB>term, term, …`"));
+                errs.push(ContentError::new(
+                    file,
+                    line_no,
+                    "expected `concept<TAB>term, term, …`",
+                ));
                 continue;
             };
             let concept = concept.trim();
-            if concept.is_empty() || !concept.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()) {
-                errs.push(ContentError::new(file, line_no, format!("concept id {concept:?} must be lower-case ascii")));
+            if concept.is_empty()
+                || !concept
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+            {
+                errs.push(ContentError::new(
+                    file,
+                    line_no,
+                    format!("concept id {concept:?} must be lower-case ascii"),
+                ));
                 continue;
             }
             let idx = match concepts.iter().position(|c| c == concept) {
@@ -74,7 +93,14 @@ impl Synonyms {
                 let t = t.as_str().to_string();
                 if let Some(p) = terms.iter().position(|x: &String| *x == t) {
                     if concept_of[p] != idx {
-                        errs.push(ContentError::new(file, line_no, format!("term {t:?} already belongs to concept {}", concepts[concept_of[p]])));
+                        errs.push(ContentError::new(
+                            file,
+                            line_no,
+                            format!(
+                                "term {t:?} already belongs to concept {}",
+                                concepts[concept_of[p]]
+                            ),
+                        ));
                     }
                     continue;
                 }
@@ -83,7 +109,11 @@ impl Synonyms {
                 n += 1;
             }
             if n == 0 {
-                errs.push(ContentError::new(file, line_no, format!("concept {concept} lists no terms")));
+                errs.push(ContentError::new(
+                    file,
+                    line_no,
+                    format!("concept {concept} lists no terms"),
+                ));
             }
         }
         if !errs.is_empty() {
@@ -99,13 +129,23 @@ impl Synonyms {
                     .map_err(|e| vec![ContentError::new(file, 0, e.to_string())])?,
             )
         };
-        Ok(Synonyms { matcher, concept_of, concepts, terms })
+        Ok(Synonyms {
+            matcher,
+            concept_of,
+            concepts,
+            terms,
+        })
     }
 
     /// Concept ids mentioned in `text`, sorted and unique.
     pub fn concepts_in(&self, text: &str) -> Vec<String> {
-        let Some(m) = &self.matcher else { return Vec::new() };
-        let mut out: Vec<String> = m.find_iter(text).map(|h| self.concepts[self.concept_of[h.pattern().as_usize()]].clone()).collect();
+        let Some(m) = &self.matcher else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = m
+            .find_iter(text)
+            .map(|h| self.concepts[self.concept_of[h.pattern().as_usize()]].clone())
+            .collect();
         out.sort();
         out.dedup();
         out
@@ -137,6 +177,10 @@ impl Analyzer {
     pub fn analyze_normalized(&self, text: NormalizedText) -> Analysis {
         let tokens = self.tokenizer.tokenize(&text);
         let concepts = self.synonyms.concepts_in(text.as_str());
-        Analysis { text, tokens, concepts }
+        Analysis {
+            text,
+            tokens,
+            concepts,
+        }
     }
 }

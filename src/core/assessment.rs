@@ -60,7 +60,9 @@ pub fn render_ja(rules: &RuleSet, a: &Assessment) -> String {
                 _ => &rules.payment(super::rules::PaymentKind::Leak).name,
             };
             let amount = a.amount.map(|y| y.to_string()).unwrap_or_default();
-            s.push_str(&format!("伺った内容からは、「{name}」（{amount}）の対象になる可能性があります。"));
+            s.push_str(&format!(
+                "伺った内容からは、「{name}」（{amount}）の対象になる可能性があります。"
+            ));
         }
         (Some(false), _) => s.push_str("伺った内容からは、一時支援金の対象外と考えられます。"),
         _ => s.push_str("伺った内容だけでは、対象になるかまだ判断できません。"),
@@ -71,7 +73,9 @@ pub fn render_ja(rules: &RuleSet, a: &Assessment) -> String {
     for r in &a.reasons {
         s.push_str(&format!("\n・{}", r.text));
     }
-    s.push_str("\n（根拠: 日医ニュース 2022年12月20日「日本医師会サイバーセキュリティ支援制度」の活用を）");
+    s.push_str(
+        "\n（根拠: 日医ニュース 2022年12月20日「日本医師会サイバーセキュリティ支援制度」の活用を）",
+    );
     if !a.unmet.is_empty() && a.eligible != Some(false) {
         s.push_str("\n\n次にすること:");
         for r in &a.unmet {

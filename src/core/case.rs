@@ -44,7 +44,11 @@ pub struct Verdict {
 
 impl From<&Assessment> for Verdict {
     fn from(a: &Assessment) -> Verdict {
-        Verdict { eligible: a.eligible, amount_yen: a.amount.map(|y| y.get()), payment: a.payment }
+        Verdict {
+            eligible: a.eligible,
+            amount_yen: a.amount.map(|y| y.get()),
+            payment: a.payment,
+        }
     }
 }
 
@@ -86,7 +90,12 @@ pub fn has_incident(f: &Facts) -> bool {
 /// from `known`.
 pub fn adds_to(known: &Facts, said: &Facts) -> bool {
     let merged = known.merged(*said);
-    let strip = |f: Facts| Facts { role: None, institution: None, not_attack: false, ..f };
+    let strip = |f: Facts| Facts {
+        role: None,
+        institution: None,
+        not_attack: false,
+        ..f
+    };
     strip(merged) != strip(*known)
 }
 
@@ -98,7 +107,12 @@ pub fn has_case_fact(f: &Facts) -> bool {
 /// Facts a general question carries about the member (who they are), without the
 /// incident it only imagines: 「もし感染したら対象？」 is not a case.
 pub fn who_only(f: Facts) -> Facts {
-    Facts { membership: f.membership, role: f.role, institution: f.institution, ..Facts::default() }
+    Facts {
+        membership: f.membership,
+        role: f.role,
+        institution: f.institution,
+        ..Facts::default()
+    }
 }
 
 impl Membership {
@@ -115,15 +129,27 @@ mod tests {
     #[test]
     fn a_later_fact_corrects_an_earlier_one() {
         let mut c = CaseFile::default();
-        assert!(c.absorb(Facts { closure: Closure::Days(2), ..Facts::default() }));
-        assert!(c.absorb(Facts { closure: Closure::LessThanDay, ..Facts::default() }));
+        assert!(c.absorb(Facts {
+            closure: Closure::Days(2),
+            ..Facts::default()
+        }));
+        assert!(c.absorb(Facts {
+            closure: Closure::LessThanDay,
+            ..Facts::default()
+        }));
         assert_eq!(c.facts.closure, Closure::LessThanDay);
         assert!(!c.absorb(Facts::default()));
     }
 
     #[test]
     fn membership_alone_is_not_an_incident() {
-        let c = CaseFile { facts: Facts { membership: Membership::A1, ..Facts::default() }, ..CaseFile::default() };
+        let c = CaseFile {
+            facts: Facts {
+                membership: Membership::A1,
+                ..Facts::default()
+            },
+            ..CaseFile::default()
+        };
         assert!(c.has_any_fact() && !c.has_incident());
     }
 }

@@ -28,16 +28,29 @@ pub struct Keywords {
 
 impl Keywords {
     pub fn new(by_label: Vec<(Label, Vec<String>)>) -> Keywords {
-        let (label_of, words): (Vec<Label>, Vec<String>) =
-            by_label.into_iter().flat_map(|(l, ws)| ws.into_iter().filter(|w| !w.is_empty()).map(move |w| (l, w))).unzip();
-        let matcher = (!words.is_empty()).then(|| aho_corasick::AhoCorasick::new(&words).expect("keyword patterns are plain strings"));
+        let (label_of, words): (Vec<Label>, Vec<String>) = by_label
+            .into_iter()
+            .flat_map(|(l, ws)| {
+                ws.into_iter()
+                    .filter(|w| !w.is_empty())
+                    .map(move |w| (l, w))
+            })
+            .unzip();
+        let matcher = (!words.is_empty()).then(|| {
+            aho_corasick::AhoCorasick::new(&words).expect("keyword patterns are plain strings")
+        });
         Keywords { matcher, label_of }
     }
 
     /// Labels with at least one keyword in `text`, each once.
     fn labels_in(&self, text: &str) -> Vec<Label> {
-        let Some(m) = &self.matcher else { return Vec::new() };
-        let mut out: Vec<Label> = m.find_overlapping_iter(text).map(|h| self.label_of[h.pattern().as_usize()]).collect();
+        let Some(m) = &self.matcher else {
+            return Vec::new();
+        };
+        let mut out: Vec<Label> = m
+            .find_overlapping_iter(text)
+            .map(|h| self.label_of[h.pattern().as_usize()])
+            .collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -122,7 +135,11 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
             prev = None;
             continue;
         }
-        let w = if t.pos.is_content() { W_CONTENT } else { W_FUNCTION };
+        let w = if t.pos.is_content() {
+            W_CONTENT
+        } else {
+            W_FUNCTION
+        };
         f.push((fnv(b'w', &[&t.lemma]), w));
         if let Some(p) = prev {
             f.push((fnv(b'b', &[p, &t.lemma]), W_PAIR));
@@ -131,7 +148,13 @@ pub fn featurize(a: &Analysis, keywords: &Keywords) -> Features {
         rchars.extend(t.reading.chars().filter(|c| !super::text::is_separator(*c)));
     }
     // kana-folded character n-grams of the compact text: typo- and script-tolerant
-    let compact: Vec<char> = a.text.as_str().chars().filter(|c| !super::text::is_separator(*c)).map(hiragana_char).collect();
+    let compact: Vec<char> = a
+        .text
+        .as_str()
+        .chars()
+        .filter(|c| !super::text::is_separator(*c))
+        .map(hiragana_char)
+        .collect();
     push_char_ngrams(&mut f, b'2', &compact, 2, W_CHAR2);
     push_char_ngrams(&mut f, b'3', &compact, 3, W_CHAR3);
     // reading bigrams: 感染 and かんせん meet here
@@ -181,7 +204,11 @@ impl Prediction {
         self.ranked[0].1
     }
     pub fn prob(&self, l: Label) -> f32 {
-        self.ranked.iter().find(|x| x.0 == l).map(|x| x.1).unwrap_or(0.0)
+        self.ranked
+            .iter()
+            .find(|x| x.0 == l)
+            .map(|x| x.1)
+            .unwrap_or(0.0)
     }
 }
 
@@ -195,7 +222,11 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 40, learning_rate: 0.8, l2: 1e-5 }
+        TrainConfig {
+            epochs: 40,
+            learning_rate: 0.8,
+            l2: 1e-5,
+        }
     }
 }
 
@@ -227,13 +258,21 @@ impl Classifier {
             }
         }
         let n_docs = data.len() as f32;
-        let idf: Vec<f32> = df.iter().map(|d| ((n_docs + 1.0) / (*d as f32 + 1.0)).ln() + 1.0).collect();
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|d| ((n_docs + 1.0) / (*d as f32 + 1.0)).ln() + 1.0)
+            .collect();
         let mut weights = vec![[0f32; N]; index.len()];
         let mut bias = [0f32; N];
         // pre-resolve feature ids, weigh by idf, unit length
         let rows: Vec<(usize, Vec<(usize, f32)>)> = data
             .iter()
-            .map(|(l, f)| (l.index(), weigh(f.iter().map(|(k, w)| (index[k] as usize, *w)), &idf)))
+            .map(|(l, f)| {
+                (
+                    l.index(),
+                    weigh(f.iter().map(|(k, w)| (index[k] as usize, *w)), &idf),
+                )
+            })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -242,7 +281,9 @@ impl Classifier {
         for _ in 0..cfg.epochs {
             // Fisher-Yates with a fixed LCG: same shuffle every run
             for i in (1..order.len()).rev() {
-                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 let j = (seed >> 33) as usize % (i + 1);
                 order.swap(i, j);
             }
@@ -267,7 +308,13 @@ impl Classifier {
                 }
             }
         }
-        Classifier { index, idf, weights, bias, keywords }
+        Classifier {
+            index,
+            idf,
+            weights,
+            bias,
+            keywords,
+        }
     }
 
     pub fn keywords(&self) -> &Keywords {
@@ -289,7 +336,9 @@ impl Classifier {
         let mut acc = [0f32; N];
         let (mut known, mut norm2) = (0f32, 0f32);
         for (k, w) in f {
-            let Some(&i) = self.index.get(k) else { continue };
+            let Some(&i) = self.index.get(k) else {
+                continue;
+            };
             known += w * w;
             let x = w * self.idf[i as usize];
             norm2 += x * x;
@@ -298,15 +347,26 @@ impl Classifier {
                 acc[c] += row[c] * x;
             }
         }
-        let inv = if norm2 > 0.0 { norm2.sqrt().recip() } else { 0.0 };
+        let inv = if norm2 > 0.0 {
+            norm2.sqrt().recip()
+        } else {
+            0.0
+        };
         let mut logits = self.bias;
         for c in 0..N {
             logits[c] += acc[c] * inv;
         }
         let p = softmax(&logits);
         let mut ranked: Vec<(Label, f32)> = Label::ALL.iter().map(|l| (*l, p[l.index()])).collect();
-        ranked.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
-        Prediction { ranked, coverage: known }
+        ranked.sort_by(|a, b| {
+            b.1.partial_cmp(&a.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.0.cmp(&b.0))
+        });
+        Prediction {
+            ranked,
+            coverage: known,
+        }
     }
 
     pub fn feature_count(&self) -> usize {

@@ -32,13 +32,25 @@ pub struct DateSpan {
 
 impl DateSpan {
     pub fn day(d: NaiveDate) -> Self {
-        DateSpan { first: d, last: d, granularity: Granularity::Day }
+        DateSpan {
+            first: d,
+            last: d,
+            granularity: Granularity::Day,
+        }
     }
 
     pub fn month(year: i32, month: u32) -> Option<Self> {
         let first = NaiveDate::from_ymd_opt(year, month, 1)?;
-        let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1)? } else { NaiveDate::from_ymd_opt(year, month + 1, 1)? };
-        Some(DateSpan { first, last: next - Duration::days(1), granularity: Granularity::Month })
+        let next = if month == 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(year, month + 1, 1)?
+        };
+        Some(DateSpan {
+            first,
+            last: next - Duration::days(1),
+            granularity: Granularity::Month,
+        })
     }
 
     pub fn year(year: i32) -> Option<Self> {
@@ -50,7 +62,11 @@ impl DateSpan {
     }
 
     fn span(first: NaiveDate, last: NaiveDate, granularity: Granularity) -> Self {
-        DateSpan { first, last, granularity }
+        DateSpan {
+            first,
+            last,
+            granularity,
+        }
     }
 
     /// Where the span lies relative to `d`: `Greater` = entirely on or after `d`,
@@ -68,7 +84,12 @@ impl DateSpan {
     /// A short Japanese rendering (2024年6月, 2024年6月1日, 2024年).
     pub fn describe(&self) -> String {
         match self.granularity {
-            Granularity::Day => format!("{}年{}月{}日", self.first.year(), self.first.month(), self.first.day()),
+            Granularity::Day => format!(
+                "{}年{}月{}日",
+                self.first.year(),
+                self.first.month(),
+                self.first.day()
+            ),
             Granularity::Month => format!("{}年{}月", self.first.year(), self.first.month()),
             Granularity::Year => format!("{}年", self.first.year()),
             Granularity::Week | Granularity::Vague => format!(
@@ -107,13 +128,19 @@ static ERA: LazyLock<Regex> = LazyLock::new(|| {
 static RELATIVE_YEAR_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(一昨年|おととし|昨年|去年|前年|今年|本年|ことし)\s*(?:の\s*)?{NUM}\s*月(?:\s*{NUM}\s*日)?")).expect("relative year-month regex")
 });
-static RELATIVE_MONTH_DAY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(先々月|先月|今月)\s*(?:の\s*)?{NUM}\s*日")).expect("relative month-day regex"));
+static RELATIVE_MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(先々月|先月|今月)\s*(?:の\s*)?{NUM}\s*日"))
+        .expect("relative month-day regex")
+});
 static AGO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"{NUM}\s*(日|週間|週|か月|ヶ月|カ月|ケ月|ヵ月|箇月|月|年)\s*(?:ほど|くらい|ぐらい|程度|ちょっと)?\s*(?:前|まえ)")).expect("ago regex")
 });
-static MONTH_DAY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?:^|[^0-9年/\-.])([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*月(?:\s*{NUM}\s*日)?")).expect("month-day regex"));
+static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?:^|[^0-9年/\-.])([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*月(?:\s*{NUM}\s*日)?"
+    ))
+    .expect("month-day regex")
+});
 static WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"一昨年|おととし|一昨日|おととい|昨年|去年|前年|今年|本年|ことし|先々月|先月|今月|先週|今週|昨日|きのう|昨夜|昨晩|今日|本日|今朝|きょう|先ほど|さっき|数日前|数週間前|数か月前|数ヶ月前|数年前|半年前|半年ほど前|先日|この前|最近")
         .expect("relative word regex")
@@ -127,7 +154,12 @@ pub fn parse_number(s: &str) -> Option<u32> {
     if s == "元" {
         return Some(1);
     }
-    let digit = |c: char| "〇一二三四五六七八九".chars().position(|d| d == c).map(|p| p as u32);
+    let digit = |c: char| {
+        "〇一二三四五六七八九"
+            .chars()
+            .position(|d| d == c)
+            .map(|p| p as u32)
+    };
     let chars: Vec<char> = s.chars().collect();
     match chars.as_slice() {
         [c] if *c == '十' => Some(10),
@@ -174,7 +206,8 @@ fn recent_month_day(today: NaiveDate, month: u32, day: Option<u32>) -> Option<Da
 fn word_span(w: &str, today: NaiveDate) -> Option<DateSpan> {
     let y = today.year();
     let days = |n: i64| today - Duration::days(n);
-    let month_offset = |n: i32| add_months(today, -n).and_then(|d| DateSpan::month(d.year(), d.month()));
+    let month_offset =
+        |n: i32| add_months(today, -n).and_then(|d| DateSpan::month(d.year(), d.month()));
     Some(match w {
         "一昨年" | "おととし" => DateSpan::year(y - 2)?,
         "昨年" | "去年" | "前年" => DateSpan::year(y - 1)?,
@@ -186,15 +219,29 @@ fn word_span(w: &str, today: NaiveDate) -> Option<DateSpan> {
             let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64 + 7);
             DateSpan::span(monday, monday + Duration::days(6), Granularity::Week)
         }
-        "今週" => DateSpan::span(today - Duration::days(today.weekday().num_days_from_monday() as i64), today, Granularity::Week),
+        "今週" => DateSpan::span(
+            today - Duration::days(today.weekday().num_days_from_monday() as i64),
+            today,
+            Granularity::Week,
+        ),
         "昨日" | "きのう" | "昨夜" | "昨晩" => DateSpan::day(days(1)),
         "一昨日" | "おととい" => DateSpan::day(days(2)),
-        "今日" | "本日" | "今朝" | "きょう" | "先ほど" | "さっき" => DateSpan::day(today),
+        "今日" | "本日" | "今朝" | "きょう" | "先ほど" | "さっき" => {
+            DateSpan::day(today)
+        }
         "数日前" => DateSpan::span(days(9), days(2), Granularity::Vague),
         "数週間前" => DateSpan::span(days(60), days(14), Granularity::Vague),
-        "半年前" | "半年ほど前" => DateSpan::span(add_months(today, -6)?, days(31), Granularity::Vague),
-        "数か月前" | "数ヶ月前" => DateSpan::span(add_months(today, -11)?, days(45), Granularity::Vague),
-        "数年前" => DateSpan::span(NaiveDate::from_ymd_opt(y - 9, 1, 1)?, NaiveDate::from_ymd_opt(y - 2, 12, 31)?, Granularity::Vague),
+        "半年前" | "半年ほど前" => {
+            DateSpan::span(add_months(today, -6)?, days(31), Granularity::Vague)
+        }
+        "数か月前" | "数ヶ月前" => {
+            DateSpan::span(add_months(today, -11)?, days(45), Granularity::Vague)
+        }
+        "数年前" => DateSpan::span(
+            NaiveDate::from_ymd_opt(y - 9, 1, 1)?,
+            NaiveDate::from_ymd_opt(y - 2, 12, 31)?,
+            Granularity::Vague,
+        ),
         "先日" | "この前" => DateSpan::span(days(60), days(1), Granularity::Vague),
         "最近" => DateSpan::span(days(90), today, Granularity::Vague),
         _ => return None,
@@ -207,7 +254,11 @@ fn ago_span(n: u32, unit: &str, today: NaiveDate) -> Option<DateSpan> {
         "日" => DateSpan::day(today - Duration::days(n)),
         "週間" | "週" => {
             let d = today - Duration::days(7 * n);
-            DateSpan::span(d - Duration::days(3), (d + Duration::days(3)).min(today), Granularity::Week)
+            DateSpan::span(
+                d - Duration::days(3),
+                (d + Duration::days(3)).min(today),
+                Granularity::Week,
+            )
         }
         "年" => DateSpan::year(today.year() - n as i32)?,
         _ => {
@@ -232,11 +283,23 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<FoundDate> {
     for c in ERA.captures_iter(text) {
         let whole = c.get(0).expect("group 0");
         let era = c.get(1).expect("group 1");
-        if era.as_str().len() == 1 && text[..era.start()].chars().next_back().is_some_and(|p| p.is_ascii_alphanumeric()) {
+        if era.as_str().len() == 1
+            && text[..era.start()]
+                .chars()
+                .next_back()
+                .is_some_and(|p| p.is_ascii_alphanumeric())
+        {
             continue; // the r of "server 2." is not 令和
         }
-        let (Some(base), Some(n)) = (era_start(era.as_str()), num(c.get(2))) else { continue };
-        push(ymd(base + n as i32, num(c.get(3)), num(c.get(4))), whole.start(), whole.end(), &mut found);
+        let (Some(base), Some(n)) = (era_start(era.as_str()), num(c.get(2))) else {
+            continue;
+        };
+        push(
+            ymd(base + n as i32, num(c.get(3)), num(c.get(4))),
+            whole.start(),
+            whole.end(),
+            &mut found,
+        );
     }
     for c in ABSOLUTE.captures_iter(text) {
         let whole = c.get(0).expect("group 0");
@@ -246,21 +309,41 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<FoundDate> {
             let y: i32 = c[1].parse().unwrap_or(0);
             ymd(y, num(c.get(2)), num(c.get(3)))
         };
-        push(span.filter(|s| (1900..=2100).contains(&s.first.year())), whole.start(), whole.end(), &mut found);
+        push(
+            span.filter(|s| (1900..=2100).contains(&s.first.year())),
+            whole.start(),
+            whole.end(),
+            &mut found,
+        );
     }
     for c in RELATIVE_YEAR_MONTH.captures_iter(text) {
         let whole = c.get(0).expect("group 0");
         let year = word_span(&c[1], today).map(|s| s.first.year());
-        push(year.and_then(|y| ymd(y, num(c.get(2)), num(c.get(3)))), whole.start(), whole.end(), &mut found);
+        push(
+            year.and_then(|y| ymd(y, num(c.get(2)), num(c.get(3)))),
+            whole.start(),
+            whole.end(),
+            &mut found,
+        );
     }
     for c in RELATIVE_MONTH_DAY.captures_iter(text) {
         let whole = c.get(0).expect("group 0");
         let month = word_span(&c[1], today).map(|s| s.first);
-        push(month.and_then(|m| ymd(m.year(), Some(m.month()), num(c.get(2)))), whole.start(), whole.end(), &mut found);
+        push(
+            month.and_then(|m| ymd(m.year(), Some(m.month()), num(c.get(2)))),
+            whole.start(),
+            whole.end(),
+            &mut found,
+        );
     }
     for c in AGO.captures_iter(text) {
         let whole = c.get(0).expect("group 0");
-        push(num(c.get(1)).and_then(|n| ago_span(n, &c[2], today)), whole.start(), whole.end(), &mut found);
+        push(
+            num(c.get(1)).and_then(|n| ago_span(n, &c[2], today)),
+            whole.start(),
+            whole.end(),
+            &mut found,
+        );
     }
     for m in WORD.find_iter(text) {
         push(word_span(m.as_str(), today), m.start(), m.end(), &mut found);
@@ -268,9 +351,16 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<FoundDate> {
     for c in MONTH_DAY.captures_iter(text) {
         let g = c.get(1).expect("group 1");
         let whole_end = c.get(0).expect("group 0").end();
-        let Some(month) = parse_number(g.as_str()).filter(|m| (1..=12).contains(m)) else { continue };
+        let Some(month) = parse_number(g.as_str()).filter(|m| (1..=12).contains(m)) else {
+            continue;
+        };
         // 「3か月」「6ヶ月」 are durations, not months
-        push(recent_month_day(today, month, num(c.get(2))), g.start(), whole_end, &mut found);
+        push(
+            recent_month_day(today, month, num(c.get(2))),
+            g.start(),
+            whole_end,
+            &mut found,
+        );
     }
     found.sort_by_key(|f| f.start);
     found
@@ -304,7 +394,13 @@ mod tests {
     fn relative_to_effective_date() {
         let eff = d(2022, 6, 1);
         assert_eq!(DateSpan::year(2022).unwrap().relative_to(eff), None);
-        assert_eq!(DateSpan::month(2022, 6).unwrap().relative_to(eff), Some(Ordering::Greater));
-        assert_eq!(DateSpan::month(2022, 5).unwrap().relative_to(eff), Some(Ordering::Less));
+        assert_eq!(
+            DateSpan::month(2022, 6).unwrap().relative_to(eff),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            DateSpan::month(2022, 5).unwrap().relative_to(eff),
+            Some(Ordering::Less)
+        );
     }
 }

@@ -53,7 +53,10 @@ pub struct Bot {
 
 impl Bot {
     pub fn intent(&self, label: Label) -> &IntentDef {
-        self.intents.iter().find(|i| i.label == label).expect("check_set guarantees every label")
+        self.intents
+            .iter()
+            .find(|i| i.label == label)
+            .expect("check_set guarantees every label")
     }
 
     /// Intent, confidence and urgency for one message (the `classify` contract), with
@@ -65,7 +68,10 @@ impl Bot {
 
     /// As [`Bot::classify_at`], today being 2026-01-01 (tests and tools without a clock).
     pub fn classify(&self, raw: &str) -> Classification {
-        self.classify_at(raw, NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"))
+        self.classify_at(
+            raw,
+            NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"),
+        )
     }
 
     pub fn classify_analysis(&self, a: &Analysis, today: NaiveDate) -> Classification {
@@ -75,15 +81,38 @@ impl Bot {
     /// As [`Bot::classify_analysis`], within a conversation whose case happened in the
     /// past: an incident mentioned without its own time (「いや、攻撃じゃなくて誤送信
     /// でした」) is that past case, not a new emergency.
-    pub fn classify_in_case(&self, a: &Analysis, today: NaiveDate, case_is_past: bool) -> Classification {
+    pub fn classify_in_case(
+        &self,
+        a: &Analysis,
+        today: NaiveDate,
+        case_is_past: bool,
+    ) -> Classification {
         let mut urgency = self.urgency.assess(a, today);
-        if urgency.urgent && case_is_past && !urgency.cues.iter().any(|c| matches!(*c, "recent" | "ongoing" | "aspect_now" | "alarm")) {
+        if urgency.urgent
+            && case_is_past
+            && !urgency
+                .cues
+                .iter()
+                .any(|c| matches!(*c, "recent" | "ongoing" | "aspect_now" | "alarm"))
+        {
             urgency.urgent = false;
             urgency.cues.push("past_case");
         }
         if a.text.is_empty() || a.tokens.is_empty() {
-            let prediction = Prediction { ranked: Label::ALL.iter().map(|l| (*l, if *l == Label::OutOfScope { 1.0 } else { 0.0 })).collect(), coverage: 0.0 };
-            return Classification { intent: Label::OutOfScope, confidence: 1.0, urgent: false, prediction, urgency };
+            let prediction = Prediction {
+                ranked: Label::ALL
+                    .iter()
+                    .map(|l| (*l, if *l == Label::OutOfScope { 1.0 } else { 0.0 }))
+                    .collect(),
+                coverage: 0.0,
+            };
+            return Classification {
+                intent: Label::OutOfScope,
+                confidence: 1.0,
+                urgent: false,
+                prediction,
+                urgency,
+            };
         }
         let prediction = self.classifier.predict(a);
         let mut intent = prediction.top();
@@ -95,7 +124,9 @@ impl Bot {
             // English (or other) text the model cannot place: not a programme question
             intent = Label::OutOfScope;
             confidence = 1.0 - prediction.coverage;
-        } else if urgency.urgent && !matches!(intent, Label::Incident | Label::Human | Label::Hotline) {
+        } else if urgency.urgent
+            && !matches!(intent, Label::Incident | Label::Human | Label::Hotline)
+        {
             // something is happening now: whatever else was asked, it is an incident
             let p = prediction.prob(Label::Incident);
             if p > 0.05 || intent == Label::OutOfScope {
@@ -109,17 +140,34 @@ impl Bot {
                 intent = *l;
             }
         }
-        Classification { intent, confidence, urgent: urgency.urgent, prediction, urgency }
+        Classification {
+            intent,
+            confidence,
+            urgent: urgency.urgent,
+            prediction,
+            urgency,
+        }
     }
 
     /// Answers one message, updating the conversation state.
-    pub fn respond(&self, raw: &str, state: &mut ConversationState, now: DateTime<FixedOffset>) -> Reply {
+    pub fn respond(
+        &self,
+        raw: &str,
+        state: &mut ConversationState,
+        now: DateTime<FixedOffset>,
+    ) -> Reply {
         self.respond_in(raw, state, now, TurnContext::default())
     }
 
     /// One turn: analyse once, take in the message's facts, decide the route once,
     /// render it, and update the state.
-    pub fn respond_in(&self, raw: &str, state: &mut ConversationState, now: DateTime<FixedOffset>, ctx: TurnContext) -> Reply {
+    pub fn respond_in(
+        &self,
+        raw: &str,
+        state: &mut ConversationState,
+        now: DateTime<FixedOffset>,
+        ctx: TurnContext,
+    ) -> Reply {
         let today = now.with_timezone(&hours::jst()).date_naive();
         let a = self.analyzer.analyze(raw);
         let case_is_past = state
@@ -133,10 +181,16 @@ impl Bot {
         let route = self.decide(&turn, state, ctx);
         let mut reply = self.render(&route, &turn, state, now);
         if let Some(topic) = state.topic.as_mut() {
-            topic.mentioned = mentioned_topics(&reply.text).into_iter().filter(|l| *l != topic.intent).collect();
+            topic.mentioned = mentioned_topics(&reply.text)
+                .into_iter()
+                .filter(|l| *l != topic.intent)
+                .collect();
         }
         if a.text.was_truncated() {
-            let note = fill(&self.wording.texts.truncated, &[("max", &super::text::MAX_CHARS.to_string())]);
+            let note = fill(
+                &self.wording.texts.truncated,
+                &[("max", &super::text::MAX_CHARS.to_string())],
+            );
             reply.add_notice(&note);
         }
         if let hours::HotlineStatus::Closed { .. } = hours::hotline_status(now) {
@@ -150,7 +204,13 @@ impl Bot {
     }
 
     /// What every route needs to know about the message.
-    pub fn turn<'a>(&self, raw: &'a str, a: &'a Analysis, c: &'a Classification, today: NaiveDate) -> Turn<'a> {
+    pub fn turn<'a>(
+        &self,
+        raw: &'a str,
+        a: &'a Analysis,
+        c: &'a Classification,
+        today: NaiveDate,
+    ) -> Turn<'a> {
         let w = &self.wording.words;
         let compact = a.text.compact();
         let narrative = c.urgency.cues.contains(&"narrative");
@@ -162,7 +222,10 @@ impl Bot {
         }
         // 「もし」 as "if", not the も+し of 「通知もしています」
         let moshi = MOSHI.is_match(&plain);
-        let general = hypothetical || ((moshi || Wording::contains_any(&plain, &w.general)) && !Wording::contains_any(&compact, &w.own_case) && !narrative);
+        let general = hypothetical
+            || ((moshi || Wording::contains_any(&plain, &w.general))
+                && !Wording::contains_any(&compact, &w.own_case)
+                && !narrative);
         let said = super::facts::extract(&a.text, today);
         // a what-if or a question about the rule tells who is asking, not what happened
         let said = if general { who_only(said) } else { said };
@@ -184,7 +247,8 @@ impl Bot {
         use super::facts::Closure;
         let case = &st.case_file;
         let about_closure = case.pending() == Some(super::interview::Slot::Closure)
-            || (case.facts.closure != Closure::NotMentioned && Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction));
+            || (case.facts.closure != Closure::NotMentioned
+                && Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction));
         if about_closure && t.said.closure == Closure::NotMentioned {
             if let Some(c) = super::facts::bare_closure(t.a.text.as_str()) {
                 t.said.closure = c;
@@ -193,9 +257,18 @@ impl Bot {
         // 「サイバー攻撃の支援金と漏えいの支援金は両方もらえる？」 names kinds of payment,
         // not an incident: a kind counts when something happened (an event, a date)
         // or when the member answers the question about what happened
-        let event = t.c.urgency.cues.iter().any(|c| matches!(*c, "incident" | "third_party" | "changed" | "warnings"));
-        let answering_kind = case.pending() == Some(super::interview::Slot::IncidentKind) || Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction);
-        if !event && !answering_kind && t.said.date.is_none() && PAYMENT_NAMES.is_match(t.a.text.as_str()) {
+        let event =
+            t.c.urgency
+                .cues
+                .iter()
+                .any(|c| matches!(*c, "incident" | "third_party" | "changed" | "warnings"));
+        let answering_kind = case.pending() == Some(super::interview::Slot::IncidentKind)
+            || Wording::starts_with_any(t.a.text.as_str(), &self.wording.words.correction);
+        if !event
+            && !answering_kind
+            && t.said.date.is_none()
+            && PAYMENT_NAMES.is_match(t.a.text.as_str())
+        {
             t.said.incident = super::facts::IncidentKind::Unknown;
         }
     }
@@ -204,7 +277,11 @@ impl Bot {
     /// reading (all-hiragana messages).
     pub fn facet_of<'d>(&self, def: &'d IntentDef, a: &Analysis) -> Option<(usize, &'d Facet)> {
         let t = a.text.as_str();
-        if let Some(i) = def.facets.iter().position(|f| f.keywords.iter().any(|k| t.contains(k.as_str()))) {
+        if let Some(i) = def
+            .facets
+            .iter()
+            .position(|f| f.keywords.iter().any(|k| t.contains(k.as_str())))
+        {
             return Some((i, &def.facets[i]));
         }
         // readings only for messages typed in kana (a kanji message has its own words)
@@ -215,7 +292,10 @@ impl Bot {
         self.facet_readings
             .iter()
             .filter(|(l, _, _)| *l == def.label)
-            .find(|(_, _, rs)| rs.iter().any(|r| r.chars().count() >= 3 && reading.contains(r.as_str())))
+            .find(|(_, _, rs)| {
+                rs.iter()
+                    .any(|r| r.chars().count() >= 3 && reading.contains(r.as_str()))
+            })
             .map(|(_, i, _)| (*i, &def.facets[*i]))
     }
 
@@ -223,8 +303,13 @@ impl Bot {
     /// one per intent: (intent, sentence). Empty for a single question.
     pub fn questions_in<'a>(&self, a: &'a Analysis) -> Vec<(Label, &'a str)> {
         // one sentence (the common case, often ending in 「？」) cannot hold two questions
-        let t = a.text.as_str().trim_end_matches(['?', '。', '!', '\n', ' ']);
-        if !t.contains(['?', '。', '!', '\n']) && !(t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j))) {
+        let t = a
+            .text
+            .as_str()
+            .trim_end_matches(['?', '。', '!', '\n', ' ']);
+        if !t.contains(['?', '。', '!', '\n'])
+            && !(t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j)))
+        {
             return Vec::new();
         }
         let segments = split_questions(a.text.as_str());
@@ -239,7 +324,11 @@ impl Bot {
             }
             let p = self.classifier.predict(&sa);
             let l = p.top();
-            if l.is_programme_topic() && p.confidence() >= 0.5 && p.coverage >= MIN_COVERAGE && !out.iter().any(|(x, _)| *x == l) {
+            if l.is_programme_topic()
+                && p.confidence() >= 0.5
+                && p.coverage >= MIN_COVERAGE
+                && !out.iter().any(|(x, _)| *x == l)
+            {
                 out.push((l, seg.text));
             }
         }
@@ -257,10 +346,43 @@ pub struct Segment<'a> {
     pub is_question: bool,
 }
 
-const JOINTS: &[&str] = &["、あと", " あと", "、それと", " それと", "、それから", "、ついでに", " ついでに", "、あわせて"];
+const JOINTS: &[&str] = &[
+    "、あと",
+    " あと",
+    "、それと",
+    " それと",
+    "、それから",
+    "、ついでに",
+    " ついでに",
+    "、あわせて",
+];
 const QUESTION_ENDS: &[&str] = &[
-    "か", "かな", "の", "って", "教えて", "ください", "下さい", "たい", "は", "ますか", "でしょう", "どこ", "いつ", "何", "なに", "いくら",
-    "ある", "いる", "できる", "使える", "もらえる", "どう", "どうすれば", "ほしい", "欲しい", "願い",
+    "か",
+    "かな",
+    "の",
+    "って",
+    "教えて",
+    "ください",
+    "下さい",
+    "たい",
+    "は",
+    "ますか",
+    "でしょう",
+    "どこ",
+    "いつ",
+    "何",
+    "なに",
+    "いくら",
+    "ある",
+    "いる",
+    "できる",
+    "使える",
+    "もらえる",
+    "どう",
+    "どうすれば",
+    "ほしい",
+    "欲しい",
+    "願い",
 ];
 
 /// Splits a message into sentences (。?! and line breaks, and joints such as
@@ -282,14 +404,20 @@ pub fn split_questions(text: &str) -> Vec<Segment<'_>> {
     cuts.sort();
     let mut out = Vec::new();
     let mut start = 0;
-    for (end, next, q) in cuts.into_iter().chain(std::iter::once((text.len(), text.len(), false))) {
+    for (end, next, q) in cuts
+        .into_iter()
+        .chain(std::iter::once((text.len(), text.len(), false)))
+    {
         if end < start {
             continue;
         }
         let seg = text[start..end].trim();
         if seg.chars().count() >= 3 {
             let is_question = q || QUESTION_ENDS.iter().any(|e| seg.ends_with(e));
-            out.push(Segment { text: seg, is_question });
+            out.push(Segment {
+                text: seg,
+                is_question,
+            });
         }
         start = next;
     }
@@ -298,17 +426,22 @@ pub fn split_questions(text: &str) -> Vec<Segment<'_>> {
 
 /// Text with no Japanese that the model knows little of (small talk aside).
 pub fn is_foreign(a: &Analysis, p: &Prediction) -> bool {
-    !has_japanese(a.text.as_str()) && p.coverage < FOREIGN_COVERAGE && !matches!(p.top(), Label::Greeting | Label::Thanks)
+    !has_japanese(a.text.as_str())
+        && p.coverage < FOREIGN_COVERAGE
+        && !matches!(p.top(), Label::Greeting | Label::Thanks)
 }
 
-
 /// 「もし」 meaning "if": not followed by a verb ending (通知もしています, もしくは).
-static MOSHI: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"(^|[^か])もし([^てたまなくょ]|$)").expect("moshi regex"));
+static MOSHI: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(^|[^か])もし([^てたまなくょ]|$)").expect("moshi regex")
+});
 
 /// Kinds of incident naming a payment (「サイバー攻撃の支援金」「漏えいの一時支援金」).
 static PAYMENT_NAMES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"(攻撃|漏えい|サイバー|ランサム|ウイルス|流出|紛失)[^。、,]{0,6}(支援金|一時金)").expect("payment names regex")
+    regex::Regex::new(
+        r"(攻撃|漏えい|サイバー|ランサム|ウイルス|流出|紛失)[^。、,]{0,6}(支援金|一時金)",
+    )
+    .expect("payment names regex")
 });
 
 /// Topics a reply names besides its own (what a follow-up may point at).
@@ -330,7 +463,10 @@ pub fn asks_something(text: &str) -> bool {
 
 /// An answer followed by its source line.
 pub fn with_source(answer: &str, url: &str) -> String {
-    format!("{}\n\n出典: 日本医師会サイバーセキュリティ支援制度（{url}）", answer.trim_end())
+    format!(
+        "{}\n\n出典: 日本医師会サイバーセキュリティ支援制度（{url}）",
+        answer.trim_end()
+    )
 }
 
 #[cfg(test)]
@@ -340,13 +476,21 @@ mod tests {
     #[test]
     fn split_marks_questions_and_cuts_at_joints() {
         let s = split_questions("a1会員の診療所です。先週感染しました。支援金の対象?");
-        assert_eq!(s.iter().map(|x| (x.text, x.is_question)).collect::<Vec<_>>(), [
-            ("a1会員の診療所です", false),
-            ("先週感染しました", false),
-            ("支援金の対象", true)
-        ]);
+        assert_eq!(
+            s.iter()
+                .map(|x| (x.text, x.is_question))
+                .collect::<Vec<_>>(),
+            [
+                ("a1会員の診療所です", false),
+                ("先週感染しました", false),
+                ("支援金の対象", true)
+            ]
+        );
         let s = split_questions("支援金はいくら、あと窓口の番号は");
-        assert_eq!(s.iter().map(|x| x.text).collect::<Vec<_>>(), ["支援金はいくら", "あと窓口の番号は"]);
+        assert_eq!(
+            s.iter().map(|x| x.text).collect::<Vec<_>>(),
+            ["支援金はいくら", "あと窓口の番号は"]
+        );
         assert!(s.iter().all(|x| x.is_question));
     }
 

@@ -99,7 +99,8 @@ pub enum Closure {
 impl Closure {
     /// True when the closure counts for the supplement (one day or more).
     pub fn counts(self) -> bool {
-        matches!(self, Closure::Days(n) if n >= 1) || matches!(self, Closure::Unspecified | Closure::NewPatientsStopped)
+        matches!(self, Closure::Days(n) if n >= 1)
+            || matches!(self, Closure::Unspecified | Closure::NewPatientsStopped)
     }
 }
 
@@ -153,18 +154,35 @@ impl Facts {
                 // 「攻撃じゃなくて誤送信でした」 corrects the kind
                 (_, new) if newer.not_attack && new != IncidentKind::Unknown => new,
                 // "it was also leaked" after an attack: still the attack
-                (IncidentKind::CyberAttack | IncidentKind::AttackLeak, IncidentKind::Leak) => IncidentKind::AttackLeak,
+                (IncidentKind::CyberAttack | IncidentKind::AttackLeak, IncidentKind::Leak) => {
+                    IncidentKind::AttackLeak
+                }
                 (old, new) => pick(old, new, IncidentKind::Unknown),
             },
             date: newer.date.or(self.date),
             closure: match (self.closure, newer.closure) {
                 // a later 「休診しました」 does not undo a length already given
-                (old @ (Closure::Days(_) | Closure::LessThanDay | Closure::NewPatientsStopped), Closure::Unspecified) => old,
+                (
+                    old @ (Closure::Days(_) | Closure::LessThanDay | Closure::NewPatientsStopped),
+                    Closure::Unspecified,
+                ) => old,
                 (old, new) => pick(old, new, Closure::NotMentioned),
             },
-            mhlw_report: pick(self.mhlw_report, newer.mhlw_report, ReportStatus::NotMentioned),
-            ppc_report: pick(self.ppc_report, newer.ppc_report, ReportStatus::NotMentioned),
-            victim_notice: pick(self.victim_notice, newer.victim_notice, ReportStatus::NotMentioned),
+            mhlw_report: pick(
+                self.mhlw_report,
+                newer.mhlw_report,
+                ReportStatus::NotMentioned,
+            ),
+            ppc_report: pick(
+                self.ppc_report,
+                newer.ppc_report,
+                ReportStatus::NotMentioned,
+            ),
+            victim_notice: pick(
+                self.victim_notice,
+                newer.victim_notice,
+                ReportStatus::NotMentioned,
+            ),
             not_attack: newer.not_attack,
         }
     }
@@ -201,7 +219,9 @@ pub fn extract_str(t: &str, today: NaiveDate) -> Facts {
 }
 
 static BARE_DAYS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:丸|まる)?\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})\s*(日|にち|週間|週)\s*(?:間|かん)?\s*(?:だけ|ほど|くらい|ぐらい|程度)?\s*(?:でした|です|だった|だよ|だ|で|$|。|!)")
+    re(
+        r"(?:丸|まる)?\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})\s*(日|にち|週間|週)\s*(?:間|かん)?\s*(?:だけ|ほど|くらい|ぐらい|程度)?\s*(?:でした|です|だった|だよ|だ|で|$|。|!)",
+    )
 });
 
 /// A length given alone (「丸2日でした」「3日です」) when the conversation is about the
@@ -209,11 +229,19 @@ static BARE_DAYS: LazyLock<Regex> = LazyLock::new(|| {
 pub fn bare_closure(t: &str) -> Option<Closure> {
     let c = BARE_DAYS.captures(t)?;
     let end = c.get(0)?.end();
-    if t[end..].starts_with('前') || t[end..].starts_with("後") || t[end..].starts_with("から") {
+    if t[end..].starts_with('前') || t[end..].starts_with("後") || t[end..].starts_with("から")
+    {
         return None;
     }
     let n = parse_number(&c[1])?;
-    Some(Closure::Days(unit_days(n, if c[2].starts_with('週') { "週" } else { "日" })))
+    Some(Closure::Days(unit_days(
+        n,
+        if c[2].starts_with('週') {
+            "週"
+        } else {
+            "日"
+        },
+    )))
 }
 
 fn re(p: &str) -> Regex {
@@ -223,16 +251,23 @@ fn re(p: &str) -> Regex {
 // ---------------------------------------------------------------- membership
 
 static MEMBER_UNSURE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:a1|会員)(?:会員)?(?:か|かどうか|なのか|なのかどうか)(?:は|が)?(?:分か[らり]|わか[らり]|不明|知[らり]|確認中|定か|はっきりし)|(?:会員|a1)(?:は|か)?(?:不明|分かりません|わかりません)")
+    re(
+        r"(?:a1|会員)(?:会員)?(?:か|かどうか|なのか|なのかどうか)(?:は|が)?(?:分か[らり]|わか[らり]|不明|知[らり]|確認中|定か|はっきりし)|(?:会員|a1)(?:は|か)?(?:不明|分かりません|わかりません)",
+    )
 });
 static MEMBER_NO: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:医師会|会員|a1)(?:に|へ)?(?:は|も)?(?:入って|加入して|入会して|なって)(?:い|お)?(?:ない|ません|らず|なかった)|(?:会員|a1)(?:で|じゃ)(?:は|も)?(?:ない|なく|ありません|ございません)|非会員|未入会|未加入|非加入|会員外|会員以外|(?:a2|a②|b|c)(?:会員|の会員)|(?:a1|会員)(?:会員)?(?:の(?:方|先生|医師))?(?:は|が)(?:いない|いません|おらず|おりません|一人もいない)|(?:医師会|会員)(?:に|へ)?(?:は)?(?:入っていない|入ってない|入ってません)|a1会員なし|a1はいない")
+    re(
+        r"(?:医師会|会員|a1)(?:に|へ)?(?:は|も)?(?:入って|加入して|入会して|なって)(?:い|お)?(?:ない|ません|らず|なかった)|(?:会員|a1)(?:で|じゃ)(?:は|も)?(?:ない|なく|ありません|ございません)|非会員|未入会|未加入|非加入|会員外|会員以外|(?:a2|a②|b|c)(?:会員|の会員)|(?:a1|会員)(?:会員)?(?:の(?:方|先生|医師))?(?:は|が)(?:いない|いません|おらず|おりません|一人もいない)|(?:医師会|会員)(?:に|へ)?(?:は)?(?:入っていない|入ってない|入ってません)|a1会員なし|a1はいない",
+    )
 });
-static MEMBER_HEAD_A1: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?:院長|開設者|管理者|理事長|経営者|オーナー)(?:先生)?(?:が|は|も)[^。]{0,8}a1"));
+static MEMBER_HEAD_A1: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?:院長|開設者|管理者|理事長|経営者|オーナー)(?:先生)?(?:が|は|も)[^。]{0,8}a1")
+});
 static MEMBER_A1: LazyLock<Regex> = LazyLock::new(|| re(r"a1"));
 static MEMBER_GENERIC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:日本)?医師会(?:の)?会員|日医会員|医師会に(?:入って|加入して|入会して)(?:い|お)?(?:る|ます|ります)|会員(?:の|である)(?:病院|診療所|クリニック|医院)|会員です")
+    re(
+        r"(?:日本)?医師会(?:の)?会員|日医会員|医師会に(?:入って|加入して|入会して)(?:い|お)?(?:る|ます|ります)|会員(?:の|である)(?:病院|診療所|クリニック|医院)|会員です",
+    )
 });
 
 /// Membership from the text; a generic "JMA member" counts as A① when the writer
@@ -252,8 +287,14 @@ pub fn membership(t: &str, role: Option<Role>) -> Membership {
         return Membership::A1;
     }
     if let Some(m) = MEMBER_GENERIC.find(t) {
-        let institution_member = m.as_str().starts_with("会員の") || m.as_str().starts_with("会員である");
-        if institution_member || matches!(role, Some(Role::Founder | Role::Administrator | Role::Director)) {
+        let institution_member =
+            m.as_str().starts_with("会員の") || m.as_str().starts_with("会員である");
+        if institution_member
+            || matches!(
+                role,
+                Some(Role::Founder | Role::Administrator | Role::Director)
+            )
+        {
             return Membership::A1;
         }
     }
@@ -262,8 +303,11 @@ pub fn membership(t: &str, role: Option<Role>) -> Membership {
 
 // ---------------------------------------------------------------- role, institution
 
-static ROLE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"開設者|管理者|院長|理事長|勤務医|勤務している医師|事務長|事務員|事務職|事務の|医療事務|職員|スタッフ|看護師"));
+static ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"開設者|管理者|院長|理事長|勤務医|勤務している医師|事務長|事務員|事務職|事務の|医療事務|職員|スタッフ|看護師",
+    )
+});
 
 pub fn role(t: &str) -> Option<Role> {
     let m = ROLE.find(t)?;
@@ -280,32 +324,51 @@ pub fn role(t: &str) -> Option<Role> {
 static INSTITUTION: LazyLock<Regex> = LazyLock::new(|| re(r"病院|診療所|クリニック|医院"));
 
 pub fn institution(t: &str) -> Option<Institution> {
-    INSTITUTION.find(t).map(|m| if m.as_str() == "病院" { Institution::Hospital } else { Institution::Clinic })
+    INSTITUTION.find(t).map(|m| {
+        if m.as_str() == "病院" {
+            Institution::Hospital
+        } else {
+            Institution::Clinic
+        }
+    })
 }
 
 // ---------------------------------------------------------------- incident kind
 
 static INSIDER_STRONG: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売って|売られ|売り渡|横流し|名簿屋|こっそり|無断で(?:持ち?出|コピー|複製|送|閲覧)|(?:元職員|元従業員|元スタッフ|退職者|退職した|辞めた|やめた|職員|事務員|従業員|スタッフ|看護師|医師|派遣|委託|業者の|外注|パート|アルバイト|バイト)(?:さん)?(?:が|による|の)[^。]{0,20}(?:不正アクセス|不正ログイン|持ち?出|盗ん|盗み|売|漏らし|流出させ|コピーして|持って帰|持ち帰|勝手に)")
+    re(
+        r"内部犯行|内部犯罪|内部不正|内部の(?:人|者|職員|人間)|横領|故意に|わざと|悪用|売却|転売|売った|売って|売られ|売り渡|横流し|名簿屋|こっそり|無断で(?:持ち?出|コピー|複製|送|閲覧)|(?:元職員|元従業員|元スタッフ|退職者|退職した|辞めた|やめた|職員|事務員|従業員|スタッフ|看護師|医師|派遣|委託|業者の|外注|パート|アルバイト|バイト)(?:さん)?(?:が|による|の)[^。]{0,20}(?:不正アクセス|不正ログイン|持ち?出|盗ん|盗み|売|漏らし|流出させ|コピーして|持って帰|持ち帰|勝手に)",
+    )
 });
-static INSIDER_TAKEOUT: LazyLock<Regex> = LazyLock::new(|| re(r"持ち?出(?:し|さ|す|した|せ)|持ち帰"));
-static LOSS: LazyLock<Regex> =
-    LazyLock::new(|| re(r"紛失|なくし|無くし|失くし|落とし|置き忘れ|盗難|盗まれ|ひったくり|車上荒らし|空き巣"));
+static INSIDER_TAKEOUT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"持ち?出(?:し|さ|す|した|せ)|持ち帰"));
+static LOSS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"紛失|なくし|無くし|失くし|落とし|置き忘れ|盗難|盗まれ|ひったくり|車上荒らし|空き巣")
+});
 static NOT_ATTACK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:攻撃|ウイルス|マルウェア|不正アクセス|ハッキング|サイバー)(?:に|で|が原因|によるもの|とは)?(?:は|も)?(?:よら|ではな|じゃな|でな|以外|関係な|ではありません|ではございません|無関係)|感染(?:は|も)?(?:していない|してない|していません|しておらず|なし|無し|ありません)|攻撃(?:は|も)?(?:受けていない|されていない|ない)")
+    re(
+        r"(?:攻撃|ウイルス|マルウェア|不正アクセス|ハッキング|サイバー)(?:に|で|が原因|によるもの|とは)?(?:は|も)?(?:よら|ではな|じゃな|でな|以外|関係な|ではありません|ではございません|無関係)|感染(?:は|も)?(?:していない|してない|していません|しておらず|なし|無し|ありません)|攻撃(?:は|も)?(?:受けていない|されていない|ない)",
+    )
 });
 static ATTACK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"ランサム|らんさむ|エモテット|emotet|マルウェア|ウイルス|ういるす|感染|かんせん|不正アクセス|不正ログイン|改ざん|書き換え|書き換わ|書き換えられ|標的型|ハッキング|ハッカー|乗っ取|サイバー攻撃|攻撃|ddos|身代金|暗号化され|暗号化されて|フィッシング|トロイ|ワーム|スパイウェア|バックドア|不正侵入|侵入され|脆弱性を突|ボット")
+    re(
+        r"ランサム|らんさむ|エモテット|emotet|マルウェア|ウイルス|ういるす|感染|かんせん|不正アクセス|不正ログイン|改ざん|書き換え|書き換わ|書き換えられ|標的型|ハッキング|ハッカー|乗っ取|サイバー攻撃|攻撃|ddos|身代金|暗号化され|暗号化されて|フィッシング|トロイ|ワーム|スパイウェア|バックドア|不正侵入|侵入され|脆弱性を突|ボット",
+    )
 });
 static LEAK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"漏えい|流出|漏れ|誤送信|別の(?:方|人|患者|宛先|住所|病院|医療機関)|違う(?:方|人|宛先|住所)|誤送付|誤送|誤配|誤交付|誤発送|誤って|間違えて|間違って|紛失|なくし|無くし|失くし|落とし|置き忘れ|盗難|盗まれ|取り違え|別の患者|別人|他の患者|違う患者|誤廃棄|見られ|閲覧され|晒され|さらされ")
+    re(
+        r"漏えい|流出|漏れ|誤送信|別の(?:方|人|患者|宛先|住所|病院|医療機関)|違う(?:方|人|宛先|住所)|誤送付|誤送|誤配|誤交付|誤発送|誤って|間違えて|間違って|紛失|なくし|無くし|失くし|落とし|置き忘れ|盗難|盗まれ|取り違え|別の患者|別人|他の患者|違う患者|誤廃棄|見られ|閲覧され|晒され|さらされ",
+    )
 });
 
 pub fn incident_kind(t: &str) -> IncidentKind {
     if INSIDER_STRONG.is_match(t) || (INSIDER_TAKEOUT.is_match(t) && !LOSS.is_match(t)) {
         return IncidentKind::Insider;
     }
-    let attack = !NOT_ATTACK.is_match(t) && ATTACK.find_iter(t).any(|m| !t[m.end()..].starts_with("対策"));
+    let attack = !NOT_ATTACK.is_match(t)
+        && ATTACK
+            .find_iter(t)
+            .any(|m| !t[m.end()..].starts_with("対策"));
     let leak = LEAK.is_match(t);
     match (attack, leak) {
         (true, true) => IncidentKind::AttackLeak,
@@ -317,11 +380,15 @@ pub fn incident_kind(t: &str) -> IncidentKind {
 
 // ---------------------------------------------------------------- date
 
-static NOT_INCIDENT_DATE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(?:以降|以前|より前|より後|から始|に始ま|施行|開始)"));
+static NOT_INCIDENT_DATE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\s*(?:以降|以前|より前|より後|から始|に始ま|施行|開始)"));
 
 /// The incident date: the first date mentioned that is not about the programme itself.
 pub fn incident_date(t: &str, today: NaiveDate) -> Option<DateSpan> {
-    find_dates(t, today).into_iter().find(|d| !NOT_INCIDENT_DATE.is_match(&t[d.end..])).map(|d| d.span)
+    find_dates(t, today)
+        .into_iter()
+        .find(|d| !NOT_INCIDENT_DATE.is_match(&t[d.end..]))
+        .map(|d| d.span)
 }
 
 // ---------------------------------------------------------------- closure
@@ -331,22 +398,40 @@ const UNIT: &str = r"(日|週間|週|か月|ヶ月|カ月|ケ月|ヵ月)";
 const NUM: &str = r"([0-9]{1,3}|[一二三四五六七八九十]{1,3})";
 
 static NEW_PATIENTS_STOPPED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:初診|新患|新規(?:の)?(?:患者|受診))[^。]{0,14}(?:停止|中止|止め|受け付けず|受け付けない|受付(?:を)?(?:停止|中止)|断|お断り|受け入れ(?:を|が)?(?:停止|中止|でき)|見合わせ|休止|できな|できず)|再診(?:のみ|だけ)")
+    re(
+        r"(?:初診|新患|新規(?:の)?(?:患者|受診))[^。]{0,14}(?:停止|中止|止め|受け付けず|受け付けない|受付(?:を)?(?:停止|中止)|断|お断り|受け入れ(?:を|が)?(?:停止|中止|でき)|見合わせ|休止|できな|できず)|再診(?:のみ|だけ)",
+    )
 });
 static DAYS_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"{NUM}\s*{UNIT}\s*(?:半)?\s*(?:間)?\s*(?:ほど|くらい|ぐらい|程度|近く|以上|ちょっと)?\s*[、,]?\s*(?:の)?\s*(?:間)?\s*{CLOSED}"))
+    re(&format!(
+        r"{NUM}\s*{UNIT}\s*(?:半)?\s*(?:間)?\s*(?:ほど|くらい|ぐらい|程度|近く|以上|ちょっと)?\s*[、,]?\s*(?:の)?\s*(?:間)?\s*{CLOSED}"
+    ))
 });
 static DAYS_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"{CLOSED}(?:した)?(?:日数|期間)?(?:は|を|が|して|しました|した|し)?\s*(?:計|合計|約|およそ)?\s*{NUM}\s*{UNIT}"))
+    re(&format!(
+        r"{CLOSED}(?:した)?(?:日数|期間)?(?:は|を|が|して|しました|した|し)?\s*(?:計|合計|約|およそ)?\s*{NUM}\s*{UNIT}"
+    ))
 });
-static FULL_DAY: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?:丸一日|丸1日|終日|一日中|1日中|まる一日|まるいちにち)[^。]{{0,10}}{CLOSED}")));
-static LESS_THAN_DAY: LazyLock<Regex> =
-    LazyLock::new(|| re(&format!(r"(?:半日|はんにち|午前(?:中)?|午後|数時間|[0-9]+(?:〜[0-9]+)?時間|夕方|昼から|昼まで|夜間|夜だけ)(?:だけ|のみ|ほど|くらい|ぐらい)?(?:の)?[^。]{{0,8}}{CLOSED}|{CLOSED}(?:した(?:の)?|んだ(?:の)?|だ(?:の)?)?(?:は|が|を|も)?(?:半日|はんにち|午前中?|午後|数時間|[0-9]+時間)")));
+static FULL_DAY: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?:丸一日|丸1日|終日|一日中|1日中|まる一日|まるいちにち)[^。]{{0,10}}{CLOSED}"
+    ))
+});
+static LESS_THAN_DAY: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?:半日|はんにち|午前(?:中)?|午後|数時間|[0-9]+(?:〜[0-9]+)?時間|夕方|昼から|昼まで|夜間|夜だけ)(?:だけ|のみ|ほど|くらい|ぐらい)?(?:の)?[^。]{{0,8}}{CLOSED}|{CLOSED}(?:した(?:の)?|んだ(?:の)?|だ(?:の)?)?(?:は|が|を|も)?(?:半日|はんにち|午前中?|午後|数時間|[0-9]+時間)"
+    ))
+});
 static NO_CLOSURE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:休業|休診|閉院|診療停止|休み|やすみ)(?:に|まで)?(?:は|も|を)?(?:して(?:い|お)?(?:ない|ません|らず)|してない|してません|せず|なし|無し|なく|ありません|しなかった|しませんでした|していなかった|の必要はな|はない)|(?:通常|普段|ふだん|いつも)(?:通り|どおり)(?:の)?(?:診療|営業|外来|診察)?|(?:診療|営業|外来|診察)(?:は|も)?(?:通常|いつも|普段|ふだん|普通に)(?:通り|どおり)?|普通に(?:診|診療|診察|営業|外来|やって|開けて)|(?:診療|診察|外来)(?:は|を)?(?:継続|続けて|続け|止めず|止めてい?ない)|休まず|休んで(?:い)?(?:ない|ません)|休業等?はなし|やすんで(?:い)?(?:ない|ません)|やすまず")
+    re(
+        r"(?:休業|休診|閉院|診療停止|休み|やすみ)(?:に|まで)?(?:は|も|を)?(?:して(?:い|お)?(?:ない|ません|らず)|してない|してません|せず|なし|無し|なく|ありません|しなかった|しませんでした|していなかった|の必要はな|はない)|(?:通常|普段|ふだん|いつも)(?:通り|どおり)(?:の)?(?:診療|営業|外来|診察)?|(?:診療|営業|外来|診察)(?:は|も)?(?:通常|いつも|普段|ふだん|普通に)(?:通り|どおり)?|普通に(?:診|診療|診察|営業|外来|やって|開けて)|(?:診療|診察|外来)(?:は|を)?(?:継続|続けて|続け|止めず|止めてい?ない)|休まず|休んで(?:い)?(?:ない|ません)|休業等?はなし|やすんで(?:い)?(?:ない|ません)|やすまず",
+    )
 });
-static ONGOING: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?:休業|休診|閉院|診療停止|診療を?停止|診療を?休止)(?:中|して(?:い|お)(?:る|ます|ります)|が続い|を続け|しっぱなし)"));
+static ONGOING: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:休業|休診|閉院|診療停止|診療を?停止|診療を?休止)(?:中|して(?:い|お)(?:る|ます|ります)|が続い|を続け|しっぱなし)",
+    )
+});
 static ANY_CLOSURE: LazyLock<Regex> = LazyLock::new(|| re(CLOSED));
 static SINCE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(?:から|より|以来)"));
 
@@ -370,7 +455,10 @@ pub fn closure(t: &str, today: NaiveDate, incident: Option<DateSpan>) -> Closure
     for c in DAYS_AFTER.captures_iter(t) {
         let end = c.get(0).expect("group 0").end();
         // 「休診は3日前から」: a date, not a length
-        if t[end..].starts_with('前') || t[end..].starts_with("から") || t[end..].starts_with("以来") {
+        if t[end..].starts_with('前')
+            || t[end..].starts_with("から")
+            || t[end..].starts_with("以来")
+        {
             continue;
         }
         if let Some(n) = parse_number(&c[1]) {
@@ -388,7 +476,11 @@ pub fn closure(t: &str, today: NaiveDate, incident: Option<DateSpan>) -> Closure
     }
     if ONGOING.is_match(t) {
         // closed since a date ("6月3日から休診中") or since the incident
-        let since = find_dates(t, today).into_iter().find(|d| SINCE.is_match(&t[d.end..])).map(|d| d.span).or(incident);
+        let since = find_dates(t, today)
+            .into_iter()
+            .find(|d| SINCE.is_match(&t[d.end..]))
+            .map(|d| d.span)
+            .or(incident);
         return match since {
             Some(s) if s.first < today => Closure::Days((today - s.first).num_days().max(1) as u32),
             _ => Closure::Unspecified,
@@ -405,20 +497,30 @@ pub fn closure(t: &str, today: NaiveDate, incident: Option<DateSpan>) -> Closure
 static MHLW: LazyLock<Regex> = LazyLock::new(|| re(r"厚生労働省|厚労|労働省"));
 static PPC: LazyLock<Regex> = LazyLock::new(|| re(r"個人情報保護委員会|保護委員会|委員会"));
 static VICTIM: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"本人|被害者|該当者|対象者|該当する(?:方|患者)|対象の(?:方|患者)|患者(?:さん|様)?(?:全員|の方々?|たち|本人)?(?:へ|に)|漏えい(?:した|の)(?:対象の)?(?:方|人|患者)|ご家族|関係者")
+    re(
+        r"本人|被害者|該当者|対象者|該当する(?:方|患者)|対象の(?:方|患者)|患者(?:さん|様)?(?:全員|の方々?|たち|本人)?(?:へ|に)|漏えい(?:した|の)(?:対象の)?(?:方|人|患者)|ご家族|関係者",
+    )
 });
 static BARE_FILING: LazyLock<Regex> = LazyLock::new(|| re(r"届(?:け)?出"));
 static REPORT_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"届|報告|連絡|提出|通知"));
-static NOTICE_ACTION: LazyLock<Regex> = LazyLock::new(|| re(r"通知|連絡|知らせ|説明|謝罪|詫び|わび|周知|案内|報告"));
+static NOTICE_ACTION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"通知|連絡|知らせ|説明|謝罪|詫び|わび|周知|案内|報告"));
 static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"まだ|て(?:い|お)?ない|てない|ていません|てません|ておらず|てなく|できていな|できてな|これから|未(?:届|報告|通知|提出|実施|了|済|対応)|予定|今後|つもり|しなければ|しないと|必要|べき|ですか|ますか|でしょうか|どう|方法|忘れ|しない|せず|ません|なし|無し|いない|\?")
+    re(
+        r"まだ|て(?:い|お)?ない|てない|ていません|てません|ておらず|てなく|できていな|できてな|これから|未(?:届|報告|通知|提出|実施|了|済|対応)|予定|今後|つもり|しなければ|しないと|必要|べき|ですか|ますか|でしょうか|どう|方法|忘れ|しない|せず|ません|なし|無し|いない|\?",
+    )
 });
 static DONE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"済|した|ました|した|ている|ています|てある|てあります|ておいた|完了|終え|終わ|行った|いたしました|出した|届けた|伝えた|送った|知らせた|詫びた|た(?:$|[。、,!\s])|たので|たが|たけど|たところ")
+    re(
+        r"済|した|ました|した|ている|ています|てある|てあります|ておいた|完了|終え|終わ|行った|いたしました|出した|届けた|伝えた|送った|知らせた|詫びた|た(?:$|[。、,!\s])|たので|たが|たけど|たところ",
+    )
 });
 
 fn sentence_end(t: &str, from: usize) -> usize {
-    t[from..].find(['。', '!', '?', '\n']).map(|i| from + i).unwrap_or(t.len())
+    t[from..]
+        .find(['。', '!', '?', '\n'])
+        .map(|i| from + i)
+        .unwrap_or(t.len())
 }
 
 /// The status of one report from its mentions. `others` are the mentions of the other
@@ -427,11 +529,19 @@ fn report_status(t: &str, mentions: &[usize], others: &[usize], action: &Regex) 
     let mut status = ReportStatus::NotMentioned;
     for &p in mentions {
         let end_sentence = sentence_end(t, p);
-        let stop = others.iter().copied().filter(|&o| o > p && o < end_sentence).min().unwrap_or(end_sentence);
+        let stop = others
+            .iter()
+            .copied()
+            .filter(|&o| o > p && o < end_sentence)
+            .min()
+            .unwrap_or(end_sentence);
         let window = &t[p..stop];
         let rest = &t[stop..end_sentence];
         // 「厚労省と委員会に報告しました」: a list shares the verb that follows
-        let joined = ["と", "や", "・", "および", "及び", "、", "とも", "にも"].iter().any(|j| window.ends_with(j)) && window.chars().count() <= 14;
+        let joined = ["と", "や", "・", "および", "及び", "、", "とも", "にも"]
+            .iter()
+            .any(|j| window.ends_with(j))
+            && window.chars().count() <= 14;
         let window_has_action = action.is_match(window) || (joined && action.is_match(rest));
         if !window_has_action && !action.is_match(rest) {
             continue;
@@ -444,7 +554,9 @@ fn report_status(t: &str, mentions: &[usize], others: &[usize], action: &Regex) 
             // 「委員会へ報告、本人にも通知しました」: the tense comes later in the sentence
             match (DONE.find(rest), NEGATED.find(rest)) {
                 (Some(_), None) if window_has_action => ReportStatus::Done,
-                (Some(d), Some(n)) if window_has_action && d.start() < n.start() => ReportStatus::Done,
+                (Some(d), Some(n)) if window_has_action && d.start() < n.start() => {
+                    ReportStatus::Done
+                }
                 _ => ReportStatus::NotDone,
             }
         };
@@ -465,17 +577,26 @@ pub fn reports(t: &str) -> (ReportStatus, ReportStatus, ReportStatus) {
     let victim: Vec<usize> = VICTIM
         .find_iter(t)
         .map(|m| m.start())
-        .filter(|&p| !["別の", "他の", "違う", "ほかの", "別"].iter().any(|w| t[..p].ends_with(w)))
+        .filter(|&p| {
+            !["別の", "他の", "違う", "ほかの", "別"]
+                .iter()
+                .any(|w| t[..p].ends_with(w))
+        })
         .collect();
     let all: Vec<usize> = mhlw.iter().chain(&ppc).chain(&victim).copied().collect();
-    let others = |own: &[usize]| -> Vec<usize> { all.iter().copied().filter(|p| !own.contains(p)).collect() };
+    let others = |own: &[usize]| -> Vec<usize> {
+        all.iter().copied().filter(|p| !own.contains(p)).collect()
+    };
     let mut m = report_status(t, &mhlw, &others(&mhlw), &REPORT_ACTION);
     let p = report_status(t, &ppc, &others(&ppc), &REPORT_ACTION);
     let v = report_status(t, &victim, &others(&victim), &NOTICE_ACTION);
     if mhlw.is_empty() && ppc.is_empty() {
         // a bare 届出 is the MHLW notification (the PPC one is called 報告)
         let bare = positions(&BARE_FILING, t);
-        let bare: Vec<usize> = bare.into_iter().filter(|b| !victim.iter().any(|v| v < b && sentence_end(t, *v) > *b)).collect();
+        let bare: Vec<usize> = bare
+            .into_iter()
+            .filter(|b| !victim.iter().any(|v| v < b && sentence_end(t, *v) > *b))
+            .collect();
         m = report_status(t, &bare, &victim, &REPORT_ACTION);
     }
     (m, p, v)

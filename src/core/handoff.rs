@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn notices_say_exactly_what_was_kept() {
         assert_eq!(notice(Handoff::Kept { id: Some(12) }), "事務局の担当者に引き継ぎました（引き継ぎ番号 #12）。担当者からこの会話でご連絡します。");
-        assert_eq!(notice(Handoff::Kept { id: None }), "事務局の担当者に引き継ぎました。担当者からこの会話でご連絡します。");
+        assert_eq!(
+            notice(Handoff::Kept { id: None }),
+            "事務局の担当者に引き継ぎました。担当者からこの会話でご連絡します。"
+        );
         let not = notice(Handoff::NotKept);
         assert!(not.starts_with("事務局への引き継ぎができませんでした。お電話でご相談ください"));
         assert!(not.contains(HOTLINE) && !not.contains("引き継ぎました"));
@@ -73,7 +76,10 @@ mod tests {
 
     #[test]
     fn urgent_notice_goes_after_the_hotline_paragraph() {
-        let mut r = reply("【至急】0120-179-066 へ\nただいま受付中です。\n\n一般的な初動", true);
+        let mut r = reply(
+            "【至急】0120-179-066 へ\nただいま受付中です。\n\n一般的な初動",
+            true,
+        );
         r.add_handoff(Handoff::Kept { id: Some(3) });
         assert_eq!(r.text, "【至急】0120-179-066 へ\nただいま受付中です。\n\n事務局の担当者に引き継ぎました（引き継ぎ番号 #3）。担当者からこの会話でご連絡します。\n\n一般的な初動");
     }
@@ -82,7 +88,9 @@ mod tests {
     fn other_notices_are_appended() {
         let mut r = reply("承知しました。", false);
         r.add_handoff(Handoff::NotKept);
-        assert!(r.text.starts_with("承知しました。\n\n事務局への引き継ぎができませんでした。"));
+        assert!(r
+            .text
+            .starts_with("承知しました。\n\n事務局への引き継ぎができませんでした。"));
         let mut r = reply("【至急】一段落だけ", true);
         r.add_handoff(Handoff::Kept { id: None });
         assert_eq!(r.text, "【至急】一段落だけ\n\n事務局の担当者に引き継ぎました。担当者からこの会話でご連絡します。");

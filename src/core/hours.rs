@@ -47,7 +47,10 @@ pub enum HotlineStatus {
     /// Open now; closes at 21:00 JST today.
     Open,
     /// Closed now; opens at the given JST time (today or tomorrow 09:00).
-    Closed { opens_at: DateTime<FixedOffset>, tomorrow: bool },
+    Closed {
+        opens_at: DateTime<FixedOffset>,
+        tomorrow: bool,
+    },
 }
 
 pub fn hotline_status(now: DateTime<FixedOffset>) -> HotlineStatus {
@@ -57,9 +60,16 @@ pub fn hotline_status(now: DateTime<FixedOffset>) -> HotlineStatus {
         return HotlineStatus::Open;
     }
     let tomorrow = h >= CLOSE_HOUR;
-    let day = if tomorrow { now.date_naive().succ_opt().unwrap_or(now.date_naive()) } else { now.date_naive() };
+    let day = if tomorrow {
+        now.date_naive().succ_opt().unwrap_or(now.date_naive())
+    } else {
+        now.date_naive()
+    };
     let opens = day.and_time(NaiveTime::from_hms_opt(OPEN_HOUR, 0, 0).expect("valid time"));
-    let opens_at = jst().from_local_datetime(&opens).single().expect("JST has no gaps");
+    let opens_at = jst()
+        .from_local_datetime(&opens)
+        .single()
+        .expect("JST has no gaps");
     HotlineStatus::Closed { opens_at, tomorrow }
 }
 
@@ -102,7 +112,10 @@ mod tests {
         match hotline_status(at(21, 0)) {
             HotlineStatus::Closed { opens_at, tomorrow } => {
                 assert!(tomorrow);
-                assert_eq!(opens_at, jst().with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap());
+                assert_eq!(
+                    opens_at,
+                    jst().with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+                );
             }
             s => panic!("{s:?}"),
         }
@@ -117,7 +130,10 @@ mod tests {
     #[test]
     fn utc_instants_are_judged_in_jst() {
         // 01:00 UTC = 10:00 JST: open.
-        let t = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap().fixed_offset();
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 26, 1, 0, 0)
+            .unwrap()
+            .fixed_offset();
         assert_eq!(hotline_status(t), HotlineStatus::Open);
     }
 }

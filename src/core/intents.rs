@@ -20,7 +20,11 @@ pub struct ContentError {
 
 impl ContentError {
     pub fn new(file: &str, line: usize, message: impl Into<String>) -> Self {
-        ContentError { file: file.to_string(), line, message: message.into() }
+        ContentError {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -68,11 +72,15 @@ pub struct IntentDef {
 impl IntentDef {
     /// The answer for a message: the first facet whose keyword occurs, else the main one.
     pub fn answer_for(&self, normalized: &str) -> &str {
-        self.facet_for(normalized).map(|f| f.answer.as_str()).unwrap_or(&self.answer)
+        self.facet_for(normalized)
+            .map(|f| f.answer.as_str())
+            .unwrap_or(&self.answer)
     }
 
     pub fn facet_for(&self, normalized: &str) -> Option<&Facet> {
-        self.facets.iter().find(|f| f.keywords.iter().any(|k| normalized.contains(k.as_str())))
+        self.facets
+            .iter()
+            .find(|f| f.keywords.iter().any(|k| normalized.contains(k.as_str())))
     }
 }
 
@@ -110,11 +118,19 @@ struct RawIntent {
 pub const MIN_EXAMPLES: usize = 15;
 
 fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    src[..byte.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses one intent file. `file` is the path shown in errors.
-pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDef, Vec<ContentError>> {
+pub fn parse_intent(
+    file: &str,
+    src: &str,
+    norm: &Normalizer,
+) -> Result<IntentDef, Vec<ContentError>> {
     let raw: RawIntent = toml::from_str(src).map_err(|e| {
         let line = e.span().map(|s| line_of(src, s.start)).unwrap_or(0);
         vec![ContentError::new(file, line, e.message().to_string())]
@@ -128,23 +144,50 @@ pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDe
             None
         }
     };
-    let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
     if !stem.is_empty() && stem != raw.id.get_ref() {
-        errs.push(ContentError::new(file, id_line, format!("id {:?} does not match the file name {stem:?}", raw.id.get_ref())));
+        errs.push(ContentError::new(
+            file,
+            id_line,
+            format!(
+                "id {:?} does not match the file name {stem:?}",
+                raw.id.get_ref()
+            ),
+        ));
     }
     if raw.answer.get_ref().trim().is_empty() {
-        errs.push(ContentError::new(file, line_of(src, raw.answer.span().start), "answer is empty"));
+        errs.push(ContentError::new(
+            file,
+            line_of(src, raw.answer.span().start),
+            "answer is empty",
+        ));
     }
-    for (what, v) in [("title", &raw.title), ("question", &raw.question), ("category", &raw.category), ("source_url", &raw.source_url)] {
+    for (what, v) in [
+        ("title", &raw.title),
+        ("question", &raw.question),
+        ("category", &raw.category),
+        ("source_url", &raw.source_url),
+    ] {
         if v.trim().is_empty() {
             errs.push(ContentError::new(file, 0, format!("{what} is empty")));
         }
     }
     if chrono::NaiveDate::parse_from_str(&raw.updated, "%Y-%m-%d").is_err() {
-        errs.push(ContentError::new(file, 0, format!("updated {:?} is not a YYYY-MM-DD date", raw.updated)));
+        errs.push(ContentError::new(
+            file,
+            0,
+            format!("updated {:?} is not a YYYY-MM-DD date", raw.updated),
+        ));
     }
     if raw.sources.is_empty() {
-        errs.push(ContentError::new(file, 0, "sources is empty: every answer must cite FACTS.md"));
+        errs.push(ContentError::new(
+            file,
+            0,
+            "sources is empty: every answer must cite FACTS.md",
+        ));
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut examples = Vec::new();
@@ -157,19 +200,34 @@ pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDe
         }
         let key = norm.normalize(&text).compact();
         if let Some(first) = seen.insert(key, line) {
-            errs.push(ContentError::new(file, line, format!("duplicate example {text:?} (same as line {first} after normalisation)")));
+            errs.push(ContentError::new(
+                file,
+                line,
+                format!("duplicate example {text:?} (same as line {first} after normalisation)"),
+            ));
             continue;
         }
         examples.push(Example { text, line });
     }
     if examples.len() < MIN_EXAMPLES {
-        errs.push(ContentError::new(file, 0, format!("only {} examples; at least {MIN_EXAMPLES} are needed", examples.len())));
+        errs.push(ContentError::new(
+            file,
+            0,
+            format!(
+                "only {} examples; at least {MIN_EXAMPLES} are needed",
+                examples.len()
+            ),
+        ));
     }
     let mut related = Vec::new();
     for r in &raw.related {
         match r.get_ref().parse::<Label>() {
             Ok(l) => related.push(l),
-            Err(e) => errs.push(ContentError::new(file, line_of(src, r.span().start), format!("related: {e}"))),
+            Err(e) => errs.push(ContentError::new(
+                file,
+                line_of(src, r.span().start),
+                format!("related: {e}"),
+            )),
         }
     }
     let facets: Vec<Facet> = raw
@@ -178,21 +236,41 @@ pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDe
         .map(|f| Facet {
             id: f.id,
             question: f.question,
-            keywords: f.keywords.iter().map(|k| norm.normalize(k).as_str().to_string()).collect(),
+            keywords: f
+                .keywords
+                .iter()
+                .map(|k| norm.normalize(k).as_str().to_string())
+                .collect(),
             answer: f.answer.trim().to_string(),
         })
         .collect();
     let mut facet_ids = std::collections::HashSet::new();
     for f in &facets {
         if let Some(id) = &f.id {
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
-                errs.push(ContentError::new(file, 0, format!("facet id {id:?} must be lower-case ASCII letters, digits, _ or -")));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            {
+                errs.push(ContentError::new(
+                    file,
+                    0,
+                    format!("facet id {id:?} must be lower-case ASCII letters, digits, _ or -"),
+                ));
             } else if !facet_ids.insert(id.clone()) {
-                errs.push(ContentError::new(file, 0, format!("facet id {id:?} is used twice")));
+                errs.push(ContentError::new(
+                    file,
+                    0,
+                    format!("facet id {id:?} is used twice"),
+                ));
             }
         }
         if f.answer.is_empty() || f.keywords.is_empty() {
-            errs.push(ContentError::new(file, 0, format!("facet {:?} needs keywords and an answer", f.question)));
+            errs.push(ContentError::new(
+                file,
+                0,
+                format!("facet {:?} needs keywords and an answer", f.question),
+            ));
         }
     }
     if !errs.is_empty() {
@@ -207,7 +285,11 @@ pub fn parse_intent(file: &str, src: &str, norm: &Normalizer) -> Result<IntentDe
         answer: raw.answer.into_inner().trim().to_string(),
         facets,
         examples,
-        keywords: raw.keywords.iter().map(|k| norm.normalize(k).as_str().to_string()).collect(),
+        keywords: raw
+            .keywords
+            .iter()
+            .map(|k| norm.normalize(k).as_str().to_string())
+            .collect(),
         related,
         sources: raw.sources,
         source_url: raw.source_url,
@@ -222,12 +304,20 @@ pub fn check_set(intents: &[IntentDef], norm: &Normalizer) -> Vec<ContentError> 
     let mut by_label: BTreeMap<Label, &IntentDef> = BTreeMap::new();
     for i in intents {
         if let Some(prev) = by_label.insert(i.label, i) {
-            errs.push(ContentError::new(&i.file, 0, format!("intent {} is also defined in {}", i.label, prev.file)));
+            errs.push(ContentError::new(
+                &i.file,
+                0,
+                format!("intent {} is also defined in {}", i.label, prev.file),
+            ));
         }
     }
     for l in Label::ALL {
         if !by_label.contains_key(&l) {
-            errs.push(ContentError::new("intents/", 0, format!("no intent file for label {l}")));
+            errs.push(ContentError::new(
+                "intents/",
+                0,
+                format!("no intent file for label {l}"),
+            ));
         }
     }
     let mut owner: HashMap<String, (&IntentDef, usize)> = HashMap::new();
@@ -239,7 +329,10 @@ pub fn check_set(intents: &[IntentDef], norm: &Normalizer) -> Vec<ContentError> 
                     errs.push(ContentError::new(
                         &i.file,
                         ex.line,
-                        format!("example {:?} conflicts with {}:{} (labelled {})", ex.text, other.file, line, other.label),
+                        format!(
+                            "example {:?} conflicts with {}:{} (labelled {})",
+                            ex.text, other.file, line, other.label
+                        ),
                     ));
                 }
             } else {

@@ -23,7 +23,12 @@ pub enum Slot {
 }
 
 impl Slot {
-    pub const ALL: [Slot; 4] = [Slot::Membership, Slot::IncidentKind, Slot::IncidentDate, Slot::Closure];
+    pub const ALL: [Slot; 4] = [
+        Slot::Membership,
+        Slot::IncidentKind,
+        Slot::IncidentDate,
+        Slot::Closure,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +77,13 @@ pub enum Step {
 }
 
 /// Applies a direct answer to the slot being asked; returns true when it answered it.
-pub fn apply_answer(facts: &mut Facts, slot: Slot, answer: SlotAnswer, today: NaiveDate, effective: NaiveDate) -> bool {
+pub fn apply_answer(
+    facts: &mut Facts,
+    slot: Slot,
+    answer: SlotAnswer,
+    today: NaiveDate,
+    effective: NaiveDate,
+) -> bool {
     match (slot, answer) {
         (_, SlotAnswer::None) => false,
         (_, SlotAnswer::Unsure) => true,
@@ -90,11 +101,19 @@ pub fn apply_answer(facts: &mut Facts, slot: Slot, answer: SlotAnswer, today: Na
         }
         (Slot::IncidentDate, SlotAnswer::BeforeStart) => {
             let last = effective - Duration::days(1);
-            facts.date = Some(DateSpan { first: last - Duration::days(3650), last, granularity: Granularity::Vague });
+            facts.date = Some(DateSpan {
+                first: last - Duration::days(3650),
+                last,
+                granularity: Granularity::Vague,
+            });
             true
         }
         (Slot::IncidentDate, SlotAnswer::OnOrAfterStart) => {
-            facts.date = Some(DateSpan { first: effective, last: today.max(effective), granularity: Granularity::Vague });
+            facts.date = Some(DateSpan {
+                first: effective,
+                last: today.max(effective),
+                granularity: Granularity::Vague,
+            });
             true
         }
         _ => false,
@@ -110,10 +129,19 @@ pub fn next_slot(facts: &Facts, asked: &[Slot], a: &Assessment) -> Option<Slot> 
     let wanted = [
         (Slot::Membership, true),
         (Slot::IncidentKind, true),
-        (Slot::IncidentDate, a.missing.contains(&MissingFact::IncidentDate)),
-        (Slot::Closure, a.payment == Some(Payment::CyberAttack) && facts.closure == Closure::NotMentioned),
+        (
+            Slot::IncidentDate,
+            a.missing.contains(&MissingFact::IncidentDate),
+        ),
+        (
+            Slot::Closure,
+            a.payment == Some(Payment::CyberAttack) && facts.closure == Closure::NotMentioned,
+        ),
     ];
-    wanted.into_iter().find(|(s, missing)| *missing && !s.is_known(facts) && !asked.contains(s)).map(|(s, _)| s)
+    wanted
+        .into_iter()
+        .find(|(s, missing)| *missing && !s.is_known(facts) && !asked.contains(s))
+        .map(|(s, _)| s)
 }
 
 /// One step of the interview: record what this message answered, then ask the next

@@ -58,11 +58,17 @@ impl Label {
     /// Small talk and out-of-scope are not programme content (left out of the FAQ,
     /// never offered as a "did you mean" choice).
     pub fn is_programme_topic(self) -> bool {
-        !matches!(self, Label::Greeting | Label::Thanks | Label::OutOfScope | Label::Human)
+        !matches!(
+            self,
+            Label::Greeting | Label::Thanks | Label::OutOfScope | Label::Human
+        )
     }
 
     pub fn index(self) -> usize {
-        Label::ALL.iter().position(|l| *l == self).expect("every label is in ALL")
+        Label::ALL
+            .iter()
+            .position(|l| *l == self)
+            .expect("every label is in ALL")
     }
 }
 
@@ -80,7 +86,11 @@ pub struct UnknownLabel(pub String);
 impl FromStr for Label {
     type Err = UnknownLabel;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Label::ALL.iter().copied().find(|l| l.as_str() == s).ok_or_else(|| UnknownLabel(s.to_string()))
+        Label::ALL
+            .iter()
+            .copied()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| UnknownLabel(s.to_string()))
     }
 }
 
@@ -92,7 +102,10 @@ mod tests {
     fn labels_round_trip_through_text_and_json() {
         for l in Label::ALL {
             assert_eq!(l.as_str().parse::<Label>().unwrap(), l);
-            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{}\"", l.as_str()));
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.as_str())
+            );
         }
         assert!("faq".parse::<Label>().is_err());
     }

@@ -52,9 +52,17 @@ pub enum Route {
     FollowUp(Label),
     /// The intent's answer; `pending` is the assessment question still open (a side
     /// question asked in the middle of the assessment).
-    Answer { intent: Label, pending: Option<Slot> },
-    Clarify { pending: Option<Slot> },
-    Fallback { foreign: bool, pending: Option<Slot> },
+    Answer {
+        intent: Label,
+        pending: Option<Slot>,
+    },
+    Clarify {
+        pending: Option<Slot>,
+    },
+    Fallback {
+        foreign: bool,
+        pending: Option<Slot>,
+    },
 }
 
 impl Route {
@@ -137,7 +145,9 @@ impl Bot {
         }
         if let Some(slot) = pending {
             // a short reply to the question that says nothing we can read
-            if t.compact.chars().count() <= 8 && (t.c.confidence < 0.6 || !t.c.intent.is_programme_topic()) {
+            if t.compact.chars().count() <= 8
+                && (t.c.confidence < 0.6 || !t.c.intent.is_programme_topic())
+            {
                 return Route::Assess(AssessMove::Reask(slot));
             }
         }
@@ -148,14 +158,20 @@ impl Bot {
             return Route::Handoff(EscalationReason::HumanRequest);
         }
         if super::dialogue::is_foreign(t.a, &t.c.prediction) {
-            return Route::Fallback { foreign: true, pending };
+            return Route::Fallback {
+                foreign: true,
+                pending,
+            };
         }
         if t.c.intent == Label::OutOfScope {
             if let Some(slot) = pending.filter(|_| t.compact.chars().count() <= 8) {
                 // a short reply to the question that says nothing we can read
                 return Route::Assess(AssessMove::Reask(slot));
             }
-            return Route::Fallback { foreign: false, pending };
+            return Route::Fallback {
+                foreign: false,
+                pending,
+            };
         }
         if t.c.confidence < CLARIFY_BELOW {
             if let Some(slot) = pending.filter(|_| t.compact.chars().count() <= 8) {
@@ -163,13 +179,18 @@ impl Bot {
             }
             return Route::Clarify { pending };
         }
-        Route::Answer { intent: t.c.intent, pending }
+        Route::Answer {
+            intent: t.c.intent,
+            pending,
+        }
     }
 
     /// A direct answer to the question being asked (はい/いいえ/わからない, the date choices).
     pub fn slot_answer(&self, slot: Slot, compact: &str) -> SlotAnswer {
         let w = &self.wording.words;
-        if Wording::is_one_of(compact, &w.unsure) || (Wording::contains_any(compact, &w.unsure) && compact.chars().count() <= 16) {
+        if Wording::is_one_of(compact, &w.unsure)
+            || (Wording::contains_any(compact, &w.unsure) && compact.chars().count() <= 16)
+        {
             return SlotAnswer::Unsure;
         }
         match slot {
@@ -183,7 +204,9 @@ impl Bot {
             }
             Slot::IncidentDate => {
                 let before = compact.contains("以前") || compact.contains("より前");
-                let after = compact.contains("以降") || compact.contains("より後") || compact.contains("以後");
+                let after = compact.contains("以降")
+                    || compact.contains("より後")
+                    || compact.contains("以後");
                 if before && !after {
                     return SlotAnswer::BeforeStart;
                 }
@@ -206,12 +229,28 @@ impl Bot {
         if t.general {
             return false;
         }
-        let about_money = matches!(t.c.intent, Label::Eligibility | Label::Coverage | Label::Claim) && t.c.confidence >= CLARIFY_BELOW;
-        let money_question = t.money && (about_money || matches!(t.c.intent, Label::Incident | Label::OutOfScope) || t.c.confidence < CLARIFY_BELOW);
+        let about_money = matches!(
+            t.c.intent,
+            Label::Eligibility | Label::Coverage | Label::Claim
+        ) && t.c.confidence >= CLARIFY_BELOW;
+        let money_question = t.money
+            && (about_money
+                || matches!(t.c.intent, Label::Incident | Label::OutOfScope)
+                || t.c.confidence < CLARIFY_BELOW);
         let said_case = has_incident(&t.said);
         // money for the member's own institution, however it is asked
-        let money_segment = || self.questions_in(t.a).iter().any(|(l, _)| matches!(l, Label::Eligibility | Label::Coverage | Label::Claim));
-        if t.money && t.own_case && (!matches!(t.c.intent, Label::Cyberport | Label::Registration | Label::Hotline) || money_segment()) {
+        let money_segment = || {
+            self.questions_in(t.a)
+                .iter()
+                .any(|(l, _)| matches!(l, Label::Eligibility | Label::Coverage | Label::Claim))
+        };
+        if t.money
+            && t.own_case
+            && (!matches!(
+                t.c.intent,
+                Label::Cyberport | Label::Registration | Label::Hotline
+            ) || money_segment())
+        {
             return true;
         }
         // a question about the case so far, or one that describes it
@@ -223,7 +262,10 @@ impl Bot {
             return true;
         }
         // a whole case told at once (who, what happened), asking nothing else
-        if t.said.membership.is_known() && t.said.incident != super::facts::IncidentKind::Unknown && !super::dialogue::asks_something(t.a.text.as_str()) {
+        if t.said.membership.is_known()
+            && t.said.incident != super::facts::IncidentKind::Unknown
+            && !super::dialogue::asks_something(t.a.text.as_str())
+        {
             return true;
         }
         // a past incident told as it happened (not urgent): the assessment, with the

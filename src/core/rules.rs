@@ -108,7 +108,11 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    pub const ALL: [Requirement; 3] = [Requirement::MhlwReport, Requirement::PpcReport, Requirement::VictimNotice];
+    pub const ALL: [Requirement; 3] = [
+        Requirement::MhlwReport,
+        Requirement::PpcReport,
+        Requirement::VictimNotice,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Requirement::MhlwReport => "mhlw_report",
@@ -139,7 +143,11 @@ pub enum Exclusion {
 }
 
 impl Exclusion {
-    pub const ALL: [Exclusion; 3] = [Exclusion::Insider, Exclusion::BeforeEffective, Exclusion::NoA1Member];
+    pub const ALL: [Exclusion; 3] = [
+        Exclusion::Insider,
+        Exclusion::BeforeEffective,
+        Exclusion::NoA1Member,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Exclusion::Insider => "insider",
@@ -243,19 +251,30 @@ pub struct Assessment {
 
 impl RuleSet {
     pub fn payment(&self, k: PaymentKind) -> &PaymentRule {
-        self.payments.iter().find(|p| p.kind == k).expect("validation guarantees both payments")
+        self.payments
+            .iter()
+            .find(|p| p.kind == k)
+            .expect("validation guarantees both payments")
     }
 
     pub fn requirement(&self, r: Requirement) -> &Cited<Requirement> {
-        self.requirements.iter().find(|c| c.id == r).expect("validation guarantees every requirement")
+        self.requirements
+            .iter()
+            .find(|c| c.id == r)
+            .expect("validation guarantees every requirement")
     }
 
     pub fn exclusion(&self, e: Exclusion) -> &Cited<Exclusion> {
-        self.exclusions.iter().find(|c| c.id == e).expect("validation guarantees every exclusion")
+        self.exclusions
+            .iter()
+            .find(|c| c.id == e)
+            .expect("validation guarantees every exclusion")
     }
 
     fn payment_for(&self, kind: IncidentKind) -> Option<&PaymentRule> {
-        self.payments.iter().find(|p| p.incident_kinds.contains(&kind))
+        self.payments
+            .iter()
+            .find(|p| p.incident_kinds.contains(&kind))
     }
 
     fn effective_jp(&self) -> String {
@@ -274,7 +293,10 @@ impl RuleSet {
                 exclusions.push(Exclusion::NoA1Member);
                 let e = self.exclusion(Exclusion::NoA1Member);
                 reasons.push(Reason {
-                    text: format!("A①会員が開設者・管理者でない医療機関は一時支援金の対象外です（{}）。", e.name),
+                    text: format!(
+                        "A①会員が開設者・管理者でない医療機関は一時支援金の対象外です（{}）。",
+                        e.name
+                    ),
                     source: e.source.clone(),
                 });
             }
@@ -316,9 +338,18 @@ impl RuleSet {
             Some((d, Some(Ordering::Less))) => {
                 exclusions.push(Exclusion::BeforeEffective);
                 let e = self.exclusion(Exclusion::BeforeEffective);
-                reasons.push(Reason { text: format!("被害の時期（{}）が制度開始の{eff}より前のため対象外です。", d.describe()), source: e.source.clone() });
+                reasons.push(Reason {
+                    text: format!(
+                        "被害の時期（{}）が制度開始の{eff}より前のため対象外です。",
+                        d.describe()
+                    ),
+                    source: e.source.clone(),
+                });
             }
-            Some((d, Some(_))) => reasons.push(Reason { text: format!("被害の時期（{}）は{eff}以降です。", d.describe()), source: self.effective_source.clone() }),
+            Some((d, Some(_))) => reasons.push(Reason {
+                text: format!("被害の時期（{}）は{eff}以降です。", d.describe()),
+                source: self.effective_source.clone(),
+            }),
             Some((d, None)) => {
                 missing.push(MissingFact::IncidentDate);
                 reasons.push(Reason {
@@ -328,7 +359,12 @@ impl RuleSet {
             }
             None => {
                 missing.push(MissingFact::IncidentDate);
-                reasons.push(Reason { text: format!("対象は{eff}以降に発生した被害です。被害の時期を伺っていません。"), source: self.effective_source.clone() });
+                reasons.push(Reason {
+                    text: format!(
+                        "対象は{eff}以降に発生した被害です。被害の時期を伺っていません。"
+                    ),
+                    source: self.effective_source.clone(),
+                });
             }
         }
 
@@ -356,7 +392,10 @@ impl RuleSet {
                 IncidentKind::CyberAttack => "サイバー攻撃の被害です。",
                 _ => "サイバー攻撃によらない個人情報の漏えいです。",
             };
-            reasons.push(Reason { text: format!("{what}{}は{}です。", rule.name, rule.amount), source: rule.source.clone() });
+            reasons.push(Reason {
+                text: format!("{what}{}は{}です。", rule.name, rule.amount),
+                source: rule.source.clone(),
+            });
             let mut total = rule.amount;
             for s in self.supplements.iter().filter(|s| s.payment == rule.kind) {
                 let counts = match f.closure {
@@ -369,12 +408,24 @@ impl RuleSet {
                     closure_supplement = true;
                     let how = match f.closure {
                         Closure::Days(n) => format!("{n}日間の休業"),
-                        Closure::NewPatientsStopped => "初診の受付をすべて止めたこと（再診を続けていても休業に含まれます）".into(),
+                        Closure::NewPatientsStopped => {
+                            "初診の受付をすべて止めたこと（再診を続けていても休業に含まれます）"
+                                .into()
+                        }
                         _ => "休業（期間は伺っていません）".into(),
                     };
-                    reasons.push(Reason { text: format!("{how}により{}として{}が加算され、合計{total}です。", s.name, s.amount), source: s.source.clone() });
+                    reasons.push(Reason {
+                        text: format!(
+                            "{how}により{}として{}が加算され、合計{total}です。",
+                            s.name, s.amount
+                        ),
+                        source: s.source.clone(),
+                    });
                 } else if matches!(f.closure, Closure::LessThanDay) {
-                    reasons.push(Reason { text: format!("休業が1日未満のため{}はありません。", s.name), source: s.source.clone() });
+                    reasons.push(Reason {
+                        text: format!("休業が1日未満のため{}はありません。", s.name),
+                        source: s.source.clone(),
+                    });
                 } else if matches!(f.closure, Closure::NotMentioned) {
                     reasons.push(Reason {
                         text: format!("攻撃のために1日以上休業した場合は{}として{}が加算されます（休業については伺っていません）。", s.name, s.amount),
@@ -385,10 +436,19 @@ impl RuleSet {
             for r in &rule.requirements {
                 let c = self.requirement(*r);
                 if r.status(f) == ReportStatus::Done {
-                    reasons.push(Reason { text: format!("{}は済んでいると伺いました。", c.name), source: c.source.clone() });
+                    reasons.push(Reason {
+                        text: format!("{}は済んでいると伺いました。", c.name),
+                        source: c.source.clone(),
+                    });
                 } else {
                     unmet.push(*r);
-                    reasons.push(Reason { text: format!("{}が必要です（まだ済んでいると確認できていません）。", c.name), source: c.source.clone() });
+                    reasons.push(Reason {
+                        text: format!(
+                            "{}が必要です（まだ済んでいると確認できていません）。",
+                            c.name
+                        ),
+                        source: c.source.clone(),
+                    });
                 }
             }
             amount = Some(total);
@@ -460,11 +520,22 @@ struct Raw {
 }
 
 fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    src[..byte.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 fn incident_kind(s: &str) -> Option<IncidentKind> {
-    [IncidentKind::CyberAttack, IncidentKind::AttackLeak, IncidentKind::Leak, IncidentKind::Insider].into_iter().find(|k| k.as_str() == s)
+    [
+        IncidentKind::CyberAttack,
+        IncidentKind::AttackLeak,
+        IncidentKind::Leak,
+        IncidentKind::Insider,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
 }
 
 /// Parses and validates `rules/payments.toml`. Every problem is reported, with its line.
@@ -474,15 +545,23 @@ pub fn parse_rules(file: &str, src: &str) -> Result<RuleSet, Vec<ContentError>> 
         vec![ContentError::new(file, line, e.message().to_string())]
     })?;
     let mut errs = Vec::new();
-    let err = |errs: &mut Vec<ContentError>, span: std::ops::Range<usize>, msg: String| errs.push(ContentError::new(file, line_of(src, span.start), msg));
+    let err = |errs: &mut Vec<ContentError>, span: std::ops::Range<usize>, msg: String| {
+        errs.push(ContentError::new(file, line_of(src, span.start), msg))
+    };
     let check_source = |errs: &mut Vec<ContentError>, s: &toml::Spanned<String>| {
         let v = s.get_ref();
         let ok = v
             .strip_prefix("FACTS.md:")
             .and_then(|r| r.split_once(": "))
-            .is_some_and(|(n, quote)| n.parse::<u32>().is_ok_and(|n| n > 0) && !quote.trim().is_empty());
+            .is_some_and(|(n, quote)| {
+                n.parse::<u32>().is_ok_and(|n| n > 0) && !quote.trim().is_empty()
+            });
         if !ok {
-            errs.push(ContentError::new(file, line_of(src, s.span().start), format!("source {v:?} must quote FACTS.md as \"FACTS.md:<line>: <quote>\"")));
+            errs.push(ContentError::new(
+                file,
+                line_of(src, s.span().start),
+                format!("source {v:?} must quote FACTS.md as \"FACTS.md:<line>: <quote>\""),
+            ));
         }
         v.clone()
     };
@@ -491,7 +570,14 @@ pub fn parse_rules(file: &str, src: &str) -> Result<RuleSet, Vec<ContentError>> 
     let effective_from = match NaiveDate::parse_from_str(p.effective_from.get_ref(), "%Y-%m-%d") {
         Ok(d) => d,
         Err(_) => {
-            err(&mut errs, p.effective_from.span(), format!("effective_from {:?} is not a YYYY-MM-DD date", p.effective_from.get_ref()));
+            err(
+                &mut errs,
+                p.effective_from.span(),
+                format!(
+                    "effective_from {:?} is not a YYYY-MM-DD date",
+                    p.effective_from.get_ref()
+                ),
+            );
             NaiveDate::MIN
         }
     };
@@ -502,23 +588,60 @@ pub fn parse_rules(file: &str, src: &str) -> Result<RuleSet, Vec<ContentError>> 
     for r in &raw.requirement {
         let source = check_source(&mut errs, &r.source);
         match Requirement::parse(r.id.get_ref()) {
-            Some(id) if requirements.iter().any(|c| c.id == id) => err(&mut errs, r.id.span(), format!("requirement {:?} defined twice", r.id.get_ref())),
-            Some(id) => requirements.push(Cited { id, name: r.name.clone(), source }),
-            None => err(&mut errs, r.id.span(), format!("unknown requirement {:?} (known: mhlw_report, ppc_report, victim_notice)", r.id.get_ref())),
+            Some(id) if requirements.iter().any(|c| c.id == id) => err(
+                &mut errs,
+                r.id.span(),
+                format!("requirement {:?} defined twice", r.id.get_ref()),
+            ),
+            Some(id) => requirements.push(Cited {
+                id,
+                name: r.name.clone(),
+                source,
+            }),
+            None => err(
+                &mut errs,
+                r.id.span(),
+                format!(
+                    "unknown requirement {:?} (known: mhlw_report, ppc_report, victim_notice)",
+                    r.id.get_ref()
+                ),
+            ),
         }
     }
     let mut exclusions: Vec<Cited<Exclusion>> = Vec::new();
     for x in &raw.exclusion {
         let source = check_source(&mut errs, &x.source);
         match Exclusion::parse(x.id.get_ref()) {
-            Some(id) if exclusions.iter().any(|c| c.id == id) => err(&mut errs, x.id.span(), format!("exclusion {:?} defined twice", x.id.get_ref())),
-            Some(id) => exclusions.push(Cited { id, name: x.name.clone(), source }),
-            None => err(&mut errs, x.id.span(), format!("unknown exclusion {:?} (known: insider, before_effective, no_a1_member)", x.id.get_ref())),
+            Some(id) if exclusions.iter().any(|c| c.id == id) => err(
+                &mut errs,
+                x.id.span(),
+                format!("exclusion {:?} defined twice", x.id.get_ref()),
+            ),
+            Some(id) => exclusions.push(Cited {
+                id,
+                name: x.name.clone(),
+                source,
+            }),
+            None => err(
+                &mut errs,
+                x.id.span(),
+                format!(
+                    "unknown exclusion {:?} (known: insider, before_effective, no_a1_member)",
+                    x.id.get_ref()
+                ),
+            ),
         }
     }
     for e in Exclusion::ALL {
         if !exclusions.iter().any(|c| c.id == e) {
-            errs.push(ContentError::new(file, 0, format!("exclusion {:?} is missing (FACTS.md requires it)", e.as_str())));
+            errs.push(ContentError::new(
+                file,
+                0,
+                format!(
+                    "exclusion {:?} is missing (FACTS.md requires it)",
+                    e.as_str()
+                ),
+            ));
         }
     }
 
@@ -526,63 +649,126 @@ pub fn parse_rules(file: &str, src: &str) -> Result<RuleSet, Vec<ContentError>> 
     for r in &raw.payment {
         let source = check_source(&mut errs, &r.source);
         let Some(kind) = PaymentKind::parse(r.id.get_ref()) else {
-            err(&mut errs, r.id.span(), format!("unknown payment {:?} (known: cyberattack, leak)", r.id.get_ref()));
+            err(
+                &mut errs,
+                r.id.span(),
+                format!(
+                    "unknown payment {:?} (known: cyberattack, leak)",
+                    r.id.get_ref()
+                ),
+            );
             continue;
         };
         if payments.iter().any(|p| p.kind == kind) {
-            err(&mut errs, r.id.span(), format!("payment {:?} defined twice", r.id.get_ref()));
+            err(
+                &mut errs,
+                r.id.span(),
+                format!("payment {:?} defined twice", r.id.get_ref()),
+            );
             continue;
         }
         let mut kinds = Vec::new();
         for k in r.incident_kinds.get_ref() {
             match incident_kind(k) {
-                Some(IncidentKind::Insider) => err(&mut errs, r.incident_kinds.span(), "insider cases are excluded from every payment (FACTS.md:58)".into()),
+                Some(IncidentKind::Insider) => err(
+                    &mut errs,
+                    r.incident_kinds.span(),
+                    "insider cases are excluded from every payment (FACTS.md:58)".into(),
+                ),
                 Some(ik) => {
                     if let Some(other) = payments.iter().find(|p| p.incident_kinds.contains(&ik)) {
                         err(&mut errs, r.incident_kinds.span(), format!("incident kind {k:?} is already paid by {:?}: only one payment per case", other.kind.as_str()));
                     }
                     kinds.push(ik);
                 }
-                None => err(&mut errs, r.incident_kinds.span(), format!("unknown incident kind {k:?} (known: cyber_attack, attack_leak, leak)")),
+                None => err(
+                    &mut errs,
+                    r.incident_kinds.span(),
+                    format!("unknown incident kind {k:?} (known: cyber_attack, attack_leak, leak)"),
+                ),
             }
         }
         if kinds.is_empty() {
-            err(&mut errs, r.incident_kinds.span(), "incident_kinds is empty".into());
+            err(
+                &mut errs,
+                r.incident_kinds.span(),
+                "incident_kinds is empty".into(),
+            );
         }
         let amount = *r.amount_yen.get_ref();
         if amount <= 0 || amount > u32::MAX as i64 {
-            err(&mut errs, r.amount_yen.span(), format!("amount_yen {amount} must be a positive number of yen"));
+            err(
+                &mut errs,
+                r.amount_yen.span(),
+                format!("amount_yen {amount} must be a positive number of yen"),
+            );
         }
         let mut reqs = Vec::new();
         for q in r.requirements.get_ref() {
             match Requirement::parse(q) {
                 Some(req) if requirements.iter().any(|c| c.id == req) => reqs.push(req),
-                Some(_) => err(&mut errs, r.requirements.span(), format!("requirement {q:?} has no [[requirement]] entry")),
-                None => err(&mut errs, r.requirements.span(), format!("unknown requirement {q:?}")),
+                Some(_) => err(
+                    &mut errs,
+                    r.requirements.span(),
+                    format!("requirement {q:?} has no [[requirement]] entry"),
+                ),
+                None => err(
+                    &mut errs,
+                    r.requirements.span(),
+                    format!("unknown requirement {q:?}"),
+                ),
             }
         }
-        payments.push(PaymentRule { kind, name: r.name.clone(), incident_kinds: kinds, amount: Yen(amount.clamp(0, u32::MAX as i64) as u32), requirements: reqs, source });
+        payments.push(PaymentRule {
+            kind,
+            name: r.name.clone(),
+            incident_kinds: kinds,
+            amount: Yen(amount.clamp(0, u32::MAX as i64) as u32),
+            requirements: reqs,
+            source,
+        });
     }
     for k in [PaymentKind::CyberAttack, PaymentKind::Leak] {
         if !payments.iter().any(|p| p.kind == k) {
-            errs.push(ContentError::new(file, 0, format!("payment {:?} is missing", k.as_str())));
+            errs.push(ContentError::new(
+                file,
+                0,
+                format!("payment {:?} is missing", k.as_str()),
+            ));
         }
     }
 
     let mut supplements = Vec::new();
     for s in &raw.supplement {
         let source = check_source(&mut errs, &s.source);
-        let Some(payment) = PaymentKind::parse(s.payment.get_ref()).filter(|k| payments.iter().any(|p| p.kind == *k)) else {
-            err(&mut errs, s.payment.span(), format!("supplement payment {:?} is not a defined payment", s.payment.get_ref()));
+        let Some(payment) = PaymentKind::parse(s.payment.get_ref())
+            .filter(|k| payments.iter().any(|p| p.kind == *k))
+        else {
+            err(
+                &mut errs,
+                s.payment.span(),
+                format!(
+                    "supplement payment {:?} is not a defined payment",
+                    s.payment.get_ref()
+                ),
+            );
             continue;
         };
         let days = *s.min_closure_days.get_ref();
         if !(1..=365).contains(&days) {
-            err(&mut errs, s.min_closure_days.span(), format!("min_closure_days {days} must be 1..=365"));
+            err(
+                &mut errs,
+                s.min_closure_days.span(),
+                format!("min_closure_days {days} must be 1..=365"),
+            );
         }
         let amount = *s.amount_yen.get_ref();
         if amount <= 0 || amount > u32::MAX as i64 {
-            err(&mut errs, s.amount_yen.span(), format!("amount_yen {amount} must be a positive number of yen"));
+            err(
+                &mut errs,
+                s.amount_yen.span(),
+                format!("amount_yen {amount} must be a positive number of yen"),
+            );
         }
         supplements.push(Supplement {
             id: s.id.get_ref().clone(),
@@ -596,7 +782,16 @@ pub fn parse_rules(file: &str, src: &str) -> Result<RuleSet, Vec<ContentError>> 
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(RuleSet { name: p.name.clone(), effective_from, effective_source, one_payment_source, payments, supplements, requirements, exclusions })
+    Ok(RuleSet {
+        name: p.name.clone(),
+        effective_from,
+        effective_source,
+        one_payment_source,
+        payments,
+        supplements,
+        requirements,
+        exclusions,
+    })
 }
 
 #[cfg(test)]

@@ -70,13 +70,26 @@ impl Normalizer {
     pub fn new(variants: Vec<Variant>) -> Self {
         let mut variants: Vec<Variant> = variants
             .into_iter()
-            .map(|v| Variant { from: base_fold(&v.from, usize::MAX).0, to: base_fold(&v.to, usize::MAX).0 })
+            .map(|v| Variant {
+                from: base_fold(&v.from, usize::MAX).0,
+                to: base_fold(&v.to, usize::MAX).0,
+            })
             .filter(|v| !v.from.is_empty() && v.from != v.to)
             .collect();
-        variants.sort_by(|a, b| b.from.chars().count().cmp(&a.from.chars().count()).then(a.from.cmp(&b.from)));
+        variants.sort_by(|a, b| {
+            b.from
+                .chars()
+                .count()
+                .cmp(&a.from.chars().count())
+                .then(a.from.cmp(&b.from))
+        });
         let mut by_first: Vec<(char, Vec<usize>)> = Vec::new();
         for (i, v) in variants.iter().enumerate() {
-            let c = v.from.chars().next().expect("empty variants were filtered out");
+            let c = v
+                .from
+                .chars()
+                .next()
+                .expect("empty variants were filtered out");
             match by_first.binary_search_by_key(&c, |e| e.0) {
                 Ok(p) => by_first[p].1.push(i),
                 Err(p) => by_first.insert(p, (c, vec![i])),
@@ -130,10 +143,55 @@ pub fn is_separator(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '、' | '。' | '，' | '．' | ',' | '.' | '!' | '?' | '！' | '？' | '・' | '「' | '」' | '『' | '』'
-                | '(' | ')' | '（' | '）' | '[' | ']' | '【' | '】' | ':' | ';' | '"' | '\'' | '…' | '~'
-                | '〜' | '♪' | '*' | '#' | '＃' | '/' | '|' | '<' | '>' | '=' | '+' | '_' | '^' | '`'
-                | '{' | '}' | '\\' | '@' | '&' | '$' | '%'
+            '、' | '。'
+                | '，'
+                | '．'
+                | ','
+                | '.'
+                | '!'
+                | '?'
+                | '！'
+                | '？'
+                | '・'
+                | '「'
+                | '」'
+                | '『'
+                | '』'
+                | '('
+                | ')'
+                | '（'
+                | '）'
+                | '['
+                | ']'
+                | '【'
+                | '】'
+                | ':'
+                | ';'
+                | '"'
+                | '\''
+                | '…'
+                | '~'
+                | '〜'
+                | '♪'
+                | '*'
+                | '#'
+                | '＃'
+                | '/'
+                | '|'
+                | '<'
+                | '>'
+                | '='
+                | '+'
+                | '_'
+                | '^'
+                | '`'
+                | '{'
+                | '}'
+                | '\\'
+                | '@'
+                | '&'
+                | '$'
+                | '%'
         )
 }
 
@@ -162,7 +220,8 @@ pub fn to_katakana(s: &str) -> String {
 
 /// True when the text has kana or kanji (it is worth tokenising as Japanese).
 pub fn has_japanese(s: &str) -> bool {
-    s.chars().any(|c| matches!(c, 'ぁ'..='ゖ' | 'ァ'..='ヺ' | 'ー' | '一'..='鿿' | '々'))
+    s.chars()
+        .any(|c| matches!(c, 'ぁ'..='ゖ' | 'ァ'..='ヺ' | 'ー' | '一'..='鿿' | '々'))
 }
 
 /// NFKC, lower case, control characters dropped, dashes and long vowels unified,
@@ -177,7 +236,11 @@ fn base_fold(raw: &str, max_chars: usize) -> (String, bool) {
     }
 }
 
-fn fold_chars(chars: impl Iterator<Item = char>, len_hint: usize, max_chars: usize) -> (String, bool) {
+fn fold_chars(
+    chars: impl Iterator<Item = char>,
+    len_hint: usize,
+    max_chars: usize,
+) -> (String, bool) {
     let mut truncated = false;
     let mut out = String::with_capacity(len_hint.min(max_chars.saturating_mul(4)));
     let mut count = 0usize;
@@ -194,7 +257,11 @@ fn fold_chars(chars: impl Iterator<Item = char>, len_hint: usize, max_chars: usi
             '\u{200b}'..='\u{200f}' | '\u{feff}' | '\u{2060}' => continue,
             // dashes and long-vowel look-alikes
             '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '﹣' => {
-                if prev.is_some_and(is_kana) { 'ー' } else { '-' }
+                if prev.is_some_and(is_kana) {
+                    'ー'
+                } else {
+                    '-'
+                }
             }
             '〜' | '~' if prev.is_some_and(is_kana) => 'ー',
             '-' if prev.is_some_and(|p| matches!(p, 'ァ'..='ヺ')) => 'ー',
@@ -217,7 +284,14 @@ fn fold_chars(chars: impl Iterator<Item = char>, len_hint: usize, max_chars: usi
         count += 1;
     }
     let trimmed = out.trim();
-    (if trimmed.len() == out.len() { out } else { trimmed.to_string() }, truncated)
+    (
+        if trimmed.len() == out.len() {
+            out
+        } else {
+            trimmed.to_string()
+        },
+        truncated,
+    )
 }
 
 fn is_kana(c: char) -> bool {
@@ -230,33 +304,60 @@ mod tests {
 
     fn n() -> Normalizer {
         Normalizer::new(vec![
-            Variant { from: "漏洩".into(), to: "漏えい".into() },
-            Variant { from: "ウィルス".into(), to: "ウイルス".into() },
-            Variant { from: "厚労省".into(), to: "厚生労働省".into() },
-            Variant { from: "e-mail".into(), to: "メール".into() },
-            Variant { from: "個人情報保護委".into(), to: "個人情報保護委員会".into() },
+            Variant {
+                from: "漏洩".into(),
+                to: "漏えい".into(),
+            },
+            Variant {
+                from: "ウィルス".into(),
+                to: "ウイルス".into(),
+            },
+            Variant {
+                from: "厚労省".into(),
+                to: "厚生労働省".into(),
+            },
+            Variant {
+                from: "e-mail".into(),
+                to: "メール".into(),
+            },
+            Variant {
+                from: "個人情報保護委".into(),
+                to: "個人情報保護委員会".into(),
+            },
         ])
     }
 
     #[test]
     fn half_width_kana_and_full_width_digits_fold() {
-        assert_eq!(n().normalize("ｾｲﾄﾞの説明 ０１２０").as_str(), "セイドの説明 0120");
+        assert_eq!(
+            n().normalize("ｾｲﾄﾞの説明 ０１２０").as_str(),
+            "セイドの説明 0120"
+        );
     }
 
     #[test]
     fn variants_are_unified_longest_first() {
-        assert_eq!(n().normalize("厚労省に漏洩を報告、ウィルスも").as_str(), "厚生労働省に漏えいを報告、ウイルスも");
+        assert_eq!(
+            n().normalize("厚労省に漏洩を報告、ウィルスも").as_str(),
+            "厚生労働省に漏えいを報告、ウイルスも"
+        );
         assert_eq!(n().normalize("E-Mailで").as_str(), "メールで");
     }
 
     #[test]
     fn variant_that_is_a_prefix_of_its_target_leaves_the_full_form_alone() {
-        assert_eq!(n().normalize("個人情報保護委員会と個人情報保護委").as_str(), "個人情報保護委員会と個人情報保護委員会");
+        assert_eq!(
+            n().normalize("個人情報保護委員会と個人情報保護委").as_str(),
+            "個人情報保護委員会と個人情報保護委員会"
+        );
     }
 
     #[test]
     fn control_characters_and_zero_width_are_dropped() {
-        assert_eq!(n().normalize("感\u{0007}染\u{200b}した").as_str(), "感染した");
+        assert_eq!(
+            n().normalize("感\u{0007}染\u{200b}した").as_str(),
+            "感染した"
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ impl Pos {
 
     /// Content words carry the meaning of a question.
     pub fn is_content(self) -> bool {
-        matches!(self, Pos::Noun | Pos::Verb | Pos::Adjective | Pos::Adverb | Pos::Unknown | Pos::Other)
+        matches!(
+            self,
+            Pos::Noun | Pos::Verb | Pos::Adjective | Pos::Adverb | Pos::Unknown | Pos::Other
+        )
     }
 }
 
@@ -75,7 +78,8 @@ struct WordInfo {
 /// Word details by word id (user-dictionary ids have the top bit set). lindera decodes
 /// a word's details anew on every lookup; members reuse a small vocabulary, so a
 /// shared cache makes that cost disappear. Bounded: past the cap nothing is added.
-type DetailCache = std::sync::Arc<std::sync::RwLock<std::collections::HashMap<u32, std::sync::Arc<WordInfo>>>>;
+type DetailCache =
+    std::sync::Arc<std::sync::RwLock<std::collections::HashMap<u32, std::sync::Arc<WordInfo>>>>;
 const DETAIL_CACHE_CAP: usize = 200_000;
 
 /// A ready lindera tokenizer with the domain dictionary loaded.
@@ -93,7 +97,10 @@ impl std::fmt::Debug for Tokenizer {
 
 impl Tokenizer {
     pub fn new(inner: Lindera) -> Self {
-        Tokenizer { inner, cache: DetailCache::default() }
+        Tokenizer {
+            inner,
+            cache: DetailCache::default(),
+        }
     }
 
     /// The wrapped lindera tokenizer (benchmarks compare against it directly).
@@ -118,7 +125,14 @@ impl Tokenizer {
         LATTICE.with(|cell| {
             let mut lattice = cell.borrow_mut();
             for sentence in text.as_str().split_inclusive(['。', '、', '\n', '\t']) {
-                lattice.set_text(&dict.dict, &user, &dict.char_definitions, &dict.unknown_dictionary, sentence, mode);
+                lattice.set_text(
+                    &dict.dict,
+                    &user,
+                    &dict.char_definitions,
+                    &dict.unknown_dictionary,
+                    sentence,
+                    mode,
+                );
                 lattice.calculate_path_costs(&dict.cost_matrix, mode);
                 let offsets = lattice.tokens_offset();
                 for (i, &(start, word_id)) in offsets.iter().enumerate() {
@@ -136,7 +150,13 @@ impl Tokenizer {
         }
         if word_id.is_unknown() {
             let reading: Arc<str> = to_hiragana(surface).into();
-            out.push(Token { surface: surface.to_string(), lemma: surface.into(), reading, pos: Pos::Unknown, domain: false });
+            out.push(Token {
+                surface: surface.to_string(),
+                lemma: surface.into(),
+                reading,
+                pos: Pos::Unknown,
+                domain: false,
+            });
             return;
         }
         let domain = !word_id.is_system();
@@ -155,13 +175,25 @@ impl Tokenizer {
             }
         };
         let lemma = info.lemma.clone().unwrap_or_else(|| surface.into());
-        let reading = info.reading.clone().unwrap_or_else(|| to_hiragana(surface).into());
-        out.push(Token { surface: surface.to_string(), lemma, reading, pos: info.pos, domain });
+        let reading = info
+            .reading
+            .clone()
+            .unwrap_or_else(|| to_hiragana(surface).into());
+        out.push(Token {
+            surface: surface.to_string(),
+            lemma,
+            reading,
+            pos: info.pos,
+            domain,
+        });
     }
 
     fn details(&self, word_id: WordId, domain: bool) -> Vec<String> {
         let d = if domain {
-            self.inner.user_dictionary.as_ref().and_then(|u| u.word_details(word_id.0 as usize))
+            self.inner
+                .user_dictionary
+                .as_ref()
+                .and_then(|u| u.word_details(word_id.0 as usize))
         } else {
             self.inner.dictionary.word_details(word_id.0 as usize)
         };
@@ -173,10 +205,19 @@ impl Tokenizer {
 /// speech from IPADIC details `[pos, *, *, *, conj, form, base, reading, pron]`.
 fn word_info(details: &[String], domain: bool) -> WordInfo {
     let pos = Pos::from_ipadic(details.first().map(String::as_str).unwrap_or("UNK"));
-    let field = |i: usize| details.get(i).map(String::as_str).filter(|v| !v.is_empty() && *v != "*");
+    let field = |i: usize| {
+        details
+            .get(i)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && *v != "*")
+    };
     WordInfo {
         // user-dictionary rows carry the surface as base form already
-        lemma: if domain { None } else { field(6).map(Arc::from) },
+        lemma: if domain {
+            None
+        } else {
+            field(6).map(Arc::from)
+        },
         reading: field(7).map(|r| Arc::from(to_hiragana(r))),
         pos,
     }

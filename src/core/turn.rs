@@ -104,7 +104,10 @@ impl std::str::FromStr for ReplyKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = if s == "interview" { "assess" } else { s };
-        ReplyKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown route {s:?}"))
+        ReplyKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown route {s:?}"))
     }
 }
 

@@ -72,26 +72,48 @@ struct Raw {
 }
 
 fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    src[..byte.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
-fn compile(file: &str, src: &str, name: &str, pats: &toml::Spanned<Vec<String>>, errs: &mut Vec<ContentError>) -> RegexSet {
+fn compile(
+    file: &str,
+    src: &str,
+    name: &str,
+    pats: &toml::Spanned<Vec<String>>,
+    errs: &mut Vec<ContentError>,
+) -> RegexSet {
     let base = line_of(src, pats.span().start);
     for (i, p) in pats.get_ref().iter().enumerate() {
         if let Err(e) = Regex::new(p) {
             // locate the pattern's own line when possible
-            let line = src.find(p.as_str()).map(|b| line_of(src, b)).unwrap_or(base + i);
-            errs.push(ContentError::new(file, line, format!("{name}: bad pattern {p:?}: {e}")));
+            let line = src
+                .find(p.as_str())
+                .map(|b| line_of(src, b))
+                .unwrap_or(base + i);
+            errs.push(ContentError::new(
+                file,
+                line,
+                format!("{name}: bad pattern {p:?}: {e}"),
+            ));
         }
     }
     // matched on hiragana-folded text, so 「らんさむ」「かるて」 typed in kana match too
-    RegexSet::new(pats.get_ref().iter().map(|p| to_hiragana(p))).unwrap_or_else(|_| RegexSet::empty())
+    RegexSet::new(pats.get_ref().iter().map(|p| to_hiragana(p)))
+        .unwrap_or_else(|_| RegexSet::empty())
 }
 
 impl UrgencyRules {
     pub fn parse(file: &str, src: &str) -> Result<Self, Vec<ContentError>> {
         let raw: Raw = toml::from_str(src).map_err(|e| {
-            vec![ContentError::new(file, e.span().map(|s| line_of(src, s.start)).unwrap_or(0), e.message().to_string())]
+            vec![ContentError::new(
+                file,
+                e.span().map(|s| line_of(src, s.start)).unwrap_or(0),
+                e.message().to_string(),
+            )]
         })?;
         let mut errs = Vec::new();
         let rules = UrgencyRules {
@@ -104,7 +126,13 @@ impl UrgencyRules {
             resolved: compile(file, src, "resolved", &raw.resolved, &mut errs),
             ongoing: compile(file, src, "ongoing", &raw.ongoing, &mut errs),
             hypothetical: compile(file, src, "hypothetical", &raw.hypothetical, &mut errs),
-            strong_hypothetical: RegexSet::new(["(^|[^か])もし([^てたまなくょ]|$)", "万が一", "万一", "仮に"]).expect("fixed patterns compile"),
+            strong_hypothetical: RegexSet::new([
+                "(^|[^か])もし([^てたまなくょ]|$)",
+                "万が一",
+                "万一",
+                "仮に",
+            ])
+            .expect("fixed patterns compile"),
             narrative: compile(file, src, "narrative", &raw.narrative, &mut errs),
             negated: compile(file, src, "negated", &raw.negated, &mut errs),
             calm: compile(file, src, "calm", &raw.calm, &mut errs),
@@ -125,7 +153,11 @@ impl UrgencyRules {
 
     /// Decides urgency for normalised text without tokens (aspect from cue words only).
     pub fn assess_text(&self, t: &str) -> Urgency {
-        self.decide(t, None, NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"))
+        self.decide(
+            t,
+            None,
+            NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"),
+        )
     }
 
     fn decide(&self, text: &str, tokens: Option<&[Token]>, today: NaiveDate) -> Urgency {
@@ -148,13 +180,17 @@ impl UrgencyRules {
         let event = incident || third_party || changed || warnings;
         if !alarm && !event {
             // nothing else can make a message urgent: skip the other cue groups
-            return Urgency { urgent: false, cues };
+            return Urgency {
+                urgent: false,
+                cues,
+            };
         }
         // is it real
         let narrative = hit(&self.narrative, "narrative");
         let strong = self.strong_hypothetical.is_match(t);
         // a reported observation (「…から、…って」) is not a what-if either
-        let hypothetical = hit(&self.hypothetical, "hypothetical") && (strong || !(narrative || third_party));
+        let hypothetical =
+            hit(&self.hypothetical, "hypothetical") && (strong || !(narrative || third_party));
         let negated = hit(&self.negated, "negated");
         let calm = hit(&self.calm, "calm");
         let inquiry = hit(&self.inquiry, "inquiry");
@@ -167,7 +203,8 @@ impl UrgencyRules {
         if aspect.going_on {
             cues.push("aspect_now");
         }
-        let dated_past = super::facts::incident_date(text, today).is_some_and(|d| (today - d.last).num_days() > PAST_AFTER_DAYS);
+        let dated_past = super::facts::incident_date(text, today)
+            .is_some_and(|d| (today - d.last).num_days() > PAST_AFTER_DAYS);
         if dated_past {
             cues.push("dated_past");
         }
@@ -203,13 +240,61 @@ fn is_state_verb(prev: Option<&Token>, t: &Token) -> bool {
     let l = &*t.lemma;
     if l == "できる" || l == "出来る" {
         // 何もできない, ログインできない: broken; 申請できない: a rule
-        return !prev.is_some_and(|p| matches!(p.surface.as_str(), "申請" | "請求" | "受給" | "利用" | "登録" | "相談" | "電話" | "加入" | "参加" | "併用"));
+        return !prev.is_some_and(|p| {
+            matches!(
+                p.surface.as_str(),
+                "申請"
+                    | "請求"
+                    | "受給"
+                    | "利用"
+                    | "登録"
+                    | "相談"
+                    | "電話"
+                    | "加入"
+                    | "参加"
+                    | "併用"
+            )
+        });
     }
     matches!(
         l,
-        "動く" | "うごく" | "開く" | "ひらく" | "開ける" | "ひらける" | "使える" | "つかえる" | "見れる" | "見られる" | "みれる" | "入れる" | "送れる"
-            | "読める" | "つながる" | "繋がる" | "止まる" | "とまる" | "消える" | "きえる" | "起動" | "起動する" | "立ち上がる" | "直る"
-            | "治る" | "戻る" | "入る" | "映る" | "届く" | "終わる" | "収まる" | "おさまる" | "点く" | "つく" | "消せる" | "閉じる" | "閉じれる"
+        "動く"
+            | "うごく"
+            | "開く"
+            | "ひらく"
+            | "開ける"
+            | "ひらける"
+            | "使える"
+            | "つかえる"
+            | "見れる"
+            | "見られる"
+            | "みれる"
+            | "入れる"
+            | "送れる"
+            | "読める"
+            | "つながる"
+            | "繋がる"
+            | "止まる"
+            | "とまる"
+            | "消える"
+            | "きえる"
+            | "起動"
+            | "起動する"
+            | "立ち上がる"
+            | "直る"
+            | "治る"
+            | "戻る"
+            | "入る"
+            | "映る"
+            | "届く"
+            | "終わる"
+            | "収まる"
+            | "おさまる"
+            | "点く"
+            | "つく"
+            | "消せる"
+            | "閉じる"
+            | "閉じれる"
     )
 }
 
@@ -228,7 +313,8 @@ pub fn aspect_of(tokens: &[Token]) -> Aspect {
         // 動かない, つながらない, 止まらない), not on actions (連絡しない)
         let state_verb = is_state_verb(i.checked_sub(1).and_then(|k| tokens.get(k)), &tokens[i]);
         let mut j = i + 1;
-        let (mut progressive, mut negative, mut past, mut conditional) = (false, false, false, false);
+        let (mut progressive, mut negative, mut past, mut conditional) =
+            (false, false, false, false);
         while j < tokens.len() {
             let tk = &tokens[j];
             let s = tk.surface.as_str();
@@ -252,13 +338,31 @@ pub fn aspect_of(tokens: &[Token]) -> Aspect {
                 }
                 Pos::Particle if matches!(s, "て" | "で") => {
                     if let Some(next) = tokens.get(j + 1) {
-                        if next.pos == Pos::Verb && matches!(&*next.lemma, "いる" | "おる" | "てる" | "でる" | "る") {
+                        if next.pos == Pos::Verb
+                            && matches!(&*next.lemma, "いる" | "おる" | "てる" | "でる" | "る")
+                        {
                             progressive = true;
                         }
                     }
                 }
-                Pos::Particle if matches!(s, "ば" | "ても" | "でも" | "と") => conditional = true,
-                Pos::Verb if matches!(&*tk.lemma, "いる" | "おる" | "てる" | "でる" | "しまう" | "ちゃう" | "なる" | "くる" | "続ける" | "始める") || tk.surface.starts_with('て') => {
+                Pos::Particle if matches!(s, "ば" | "ても" | "でも" | "と") => {
+                    conditional = true
+                }
+                Pos::Verb
+                    if matches!(
+                        &*tk.lemma,
+                        "いる"
+                            | "おる"
+                            | "てる"
+                            | "でる"
+                            | "しまう"
+                            | "ちゃう"
+                            | "なる"
+                            | "くる"
+                            | "続ける"
+                            | "始める"
+                    ) || tk.surface.starts_with('て') =>
+                {
                     if matches!(&*tk.lemma, "てる" | "でる") {
                         progressive = true;
                     }

@@ -90,7 +90,11 @@ pub struct Wording {
 const PLACEHOLDERS: &[&str] = &["hotline", "status", "question", "max"];
 
 fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte.min(src.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    src[..byte.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// The `{name}` placeholders of a template, in order.
@@ -123,7 +127,11 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 impl Wording {
     pub fn parse(file: &str, src: &str) -> Result<Wording, Vec<ContentError>> {
         let w: Wording = toml::from_str(src).map_err(|e| {
-            vec![ContentError::new(file, e.span().map(|s| line_of(src, s.start)).unwrap_or(0), e.message().to_string())]
+            vec![ContentError::new(
+                file,
+                e.span().map(|s| line_of(src, s.start)).unwrap_or(0),
+                e.message().to_string(),
+            )]
         })?;
         let mut errs = Vec::new();
         let line = |needle: &str| src.find(needle).map(|b| line_of(src, b)).unwrap_or(0);
@@ -143,10 +151,17 @@ impl Wording {
         ];
         for (name, list) in lists {
             if list.is_empty() {
-                errs.push(ContentError::new(file, line(&format!("{name} =")), format!("words.{name} is empty")));
+                errs.push(ContentError::new(
+                    file,
+                    line(&format!("{name} =")),
+                    format!("words.{name} is empty"),
+                ));
             }
             for word in list {
-                if word.trim().is_empty() || word.to_lowercase() != *word || word.chars().any(|c| c.is_whitespace()) {
+                if word.trim().is_empty()
+                    || word.to_lowercase() != *word
+                    || word.chars().any(|c| c.is_whitespace())
+                {
                     errs.push(ContentError::new(
                         file,
                         line(&format!("\"{word}\"")),
@@ -191,18 +206,33 @@ impl Wording {
         }
         for (k, v) in &texts {
             if v.trim().is_empty() {
-                errs.push(ContentError::new(file, line(&format!("{k} =")), format!("texts.{k} is empty")));
+                errs.push(ContentError::new(
+                    file,
+                    line(&format!("{k} =")),
+                    format!("texts.{k} is empty"),
+                ));
             }
             for p in placeholders(v) {
                 if !PLACEHOLDERS.contains(&p) {
-                    errs.push(ContentError::new(file, line(&format!("{k} =")), format!("texts.{k}: unknown placeholder {{{p}}} (known: {})", PLACEHOLDERS.join(", "))));
+                    errs.push(ContentError::new(
+                        file,
+                        line(&format!("{k} =")),
+                        format!(
+                            "texts.{k}: unknown placeholder {{{p}}} (known: {})",
+                            PLACEHOLDERS.join(", ")
+                        ),
+                    ));
                 }
             }
         }
         // the hotline comes first in every urgent reply: the header must start with it
         let header_hotline = t.urgent_header.find("{hotline}");
         if header_hotline.map_or(true, |i| t.urgent_header[..i].chars().count() > 60) {
-            errs.push(ContentError::new(file, line("urgent_header ="), "texts.urgent_header must give {hotline} within its first 60 characters"));
+            errs.push(ContentError::new(
+                file,
+                line("urgent_header ="),
+                "texts.urgent_header must give {hotline} within its first 60 characters",
+            ));
         }
         for (name, list) in [
             ("membership", &w.choices.membership),
@@ -211,7 +241,11 @@ impl Wording {
             ("closure", &w.choices.closure),
         ] {
             if list.len() < 2 {
-                errs.push(ContentError::new(file, line(&format!("{name} = [")), format!("choices.{name} needs at least two choices")));
+                errs.push(ContentError::new(
+                    file,
+                    line(&format!("{name} = [")),
+                    format!("choices.{name} needs at least two choices"),
+                ));
             }
         }
         if errs.is_empty() {
@@ -224,7 +258,11 @@ impl Wording {
     /// True when the compact text is one of `words` (or starts with it and adds at most
     /// a few characters: 「はい、そうです」「いいえ違います」).
     pub fn is_one_of(compact: &str, words: &[String]) -> bool {
-        words.iter().any(|w| compact == w || (compact.starts_with(w.as_str()) && compact.chars().count() <= w.chars().count() + 4))
+        words.iter().any(|w| {
+            compact == w
+                || (compact.starts_with(w.as_str())
+                    && compact.chars().count() <= w.chars().count() + 4)
+        })
     }
 
     pub fn contains_any(text: &str, words: &[String]) -> bool {
@@ -242,7 +280,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_in_order() {
-        assert_eq!(placeholders("a {hotline} b {status}"), ["hotline", "status"]);
+        assert_eq!(
+            placeholders("a {hotline} b {status}"),
+            ["hotline", "status"]
+        );
         assert_eq!(fill("x {hotline}", &[("hotline", "0120")]), "x 0120");
     }
 
@@ -254,8 +295,13 @@ mod tests {
 
     #[test]
     fn unknown_placeholder_names_its_line() {
-        let src = include_str!("../../dictionaries/dialogue.toml").replace("urgent_closed = \"", "urgent_closed = \"{nope}");
+        let src = include_str!("../../dictionaries/dialogue.toml")
+            .replace("urgent_closed = \"", "urgent_closed = \"{nope}");
         let errs = Wording::parse("d.toml", &src).unwrap_err();
-        assert!(errs.iter().any(|e| e.to_string().contains("{nope}") && e.line > 1), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.to_string().contains("{nope}") && e.line > 1),
+            "{errs:?}"
+        );
     }
 }

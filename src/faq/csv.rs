@@ -6,7 +6,15 @@ use super::Faq;
 
 /// The UTF-8 byte order mark Excel needs to read Japanese CSV correctly.
 pub const BOM: &str = "\u{feff}";
-pub const CSV_HEADER: [&str; 7] = ["id", "category", "question", "variants", "answer", "source_url", "updated"];
+pub const CSV_HEADER: [&str; 7] = [
+    "id",
+    "category",
+    "question",
+    "variants",
+    "answer",
+    "source_url",
+    "updated",
+];
 pub const TSV_HEADER: [&str; 4] = ["Question", "Answer", "Source", "Metadata"];
 
 /// CSV: one record per entry; `variants` holds the phrasings one per line.
@@ -19,7 +27,15 @@ pub fn render_csv(faq: &Faq, bom: bool) -> String {
     for e in &faq.entries {
         record(
             &mut o,
-            [e.id.clone(), e.category.clone(), e.question.clone(), e.variants.join("\n"), e.answer.clone(), e.source_url.clone(), e.updated.clone()],
+            [
+                e.id.clone(),
+                e.category.clone(),
+                e.question.clone(),
+                e.variants.join("\n"),
+                e.answer.clone(),
+                e.source_url.clone(),
+                e.updated.clone(),
+            ],
         );
     }
     o
@@ -49,9 +65,18 @@ pub fn render_tsv(faq: &Faq, bom: bool) -> String {
     o.push_str(&TSV_HEADER.join("\t"));
     o.push_str("\r\n");
     for e in &faq.entries {
-        let meta = format!("category:{}|id:{}", meta_value(&e.category), meta_value(&e.id));
+        let meta = format!(
+            "category:{}|id:{}",
+            meta_value(&e.category),
+            meta_value(&e.id)
+        );
         for q in std::iter::once(&e.question).chain(e.variants.iter()) {
-            let row = [tsv_field(q), tsv_field(&e.answer), tsv_field(&e.source_url), meta.clone()];
+            let row = [
+                tsv_field(q),
+                tsv_field(&e.answer),
+                tsv_field(&e.source_url),
+                meta.clone(),
+            ];
             o.push_str(&row.join("\t"));
             o.push_str("\r\n");
         }
@@ -66,7 +91,16 @@ pub fn tsv_field(s: &str) -> String {
 
 /// Metadata values may not contain the `:` and `|` separators (nor spaces or tabs).
 pub fn meta_value(s: &str) -> String {
-    s.trim().chars().map(|c| if matches!(c, ':' | '|' | '\t' | '\n' | '\r') || c.is_whitespace() { '_' } else { c }).collect()
+    s.trim()
+        .chars()
+        .map(|c| {
+            if matches!(c, ':' | '|' | '\t' | '\n' | '\r') || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

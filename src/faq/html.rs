@@ -208,18 +208,35 @@ pub fn render(faq: &Faq) -> String {
         escape(&faq.hotline)
     );
     let cats = faq.categories();
-    o.push_str("<nav class=\"toc\" aria-labelledby=\"toc-title\">\n<h2 id=\"toc-title\">目次</h2>\n<ol>\n");
+    o.push_str(
+        "<nav class=\"toc\" aria-labelledby=\"toc-title\">\n<h2 id=\"toc-title\">目次</h2>\n<ol>\n",
+    );
     for c in &cats {
-        let _ = writeln!(o, "<li><a href=\"#{}\">{}</a>\n<ol>", c.anchor, escape(&c.name));
+        let _ = writeln!(
+            o,
+            "<li><a href=\"#{}\">{}</a>\n<ol>",
+            c.anchor,
+            escape(&c.name)
+        );
         for &i in &c.entries {
             let e = &faq.entries[i];
-            let _ = writeln!(o, "<li><a href=\"#{}\">{}</a></li>", e.anchor(), escape(&e.question));
+            let _ = writeln!(
+                o,
+                "<li><a href=\"#{}\">{}</a></li>",
+                e.anchor(),
+                escape(&e.question)
+            );
         }
         o.push_str("</ol></li>\n");
     }
     o.push_str("</ol>\n</nav>\n");
     for c in &cats {
-        let _ = writeln!(o, "<section class=\"cat\" id=\"{}\">\n<h2>{}</h2>", c.anchor, escape(&c.name));
+        let _ = writeln!(
+            o,
+            "<section class=\"cat\" id=\"{}\">\n<h2>{}</h2>",
+            c.anchor,
+            escape(&c.name)
+        );
         if let Some(t) = faq.payments.as_ref().filter(|t| t.category == c.name) {
             payment_table(&mut o, t);
         }
@@ -247,7 +264,11 @@ fn entry(o: &mut String, e: &Entry) {
     );
     if !e.variants.is_empty() {
         o.push_str("<p class=\"variants\">ほかの聞き方: ");
-        let v: Vec<String> = e.variants.iter().map(|v| format!("<span class=\"variant\">「{}」</span>", escape(v))).collect();
+        let v: Vec<String> = e
+            .variants
+            .iter()
+            .map(|v| format!("<span class=\"variant\">「{}」</span>", escape(v)))
+            .collect();
         o.push_str(&v.join(" "));
         o.push_str("</p>\n");
     }
@@ -293,7 +314,10 @@ mod tests {
     #[test]
     fn script_tags_in_answers_are_inert() {
         let h = answer_html("<script>alert('x')</script>\n次 & \"引用\"");
-        assert_eq!(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;<br>\n次 &amp; &quot;引用&quot;");
+        assert_eq!(
+            h,
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;<br>\n次 &amp; &quot;引用&quot;"
+        );
     }
 
     #[test]

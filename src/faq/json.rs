@@ -40,6 +40,17 @@ mod tests {
         let o = v.as_array().unwrap()[0].as_object().unwrap();
         let mut keys: Vec<&str> = o.keys().map(|k| k.as_str()).collect();
         keys.sort();
-        assert_eq!(keys, ["answer", "category", "id", "question", "source_url", "updated", "variants"]);
+        assert_eq!(
+            keys,
+            [
+                "answer",
+                "category",
+                "id",
+                "question",
+                "source_url",
+                "updated",
+                "variants"
+            ]
+        );
     }
 }

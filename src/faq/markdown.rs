@@ -17,7 +17,12 @@ pub fn render(faq: &Faq) -> String {
         escape(&faq.hotline),
         escape(&faq.hotline_hours)
     );
-    let _ = writeln!(o, "公式ページ: <{}>\\\n最終更新: {}\n", faq.official_url, escape(&faq.updated()));
+    let _ = writeln!(
+        o,
+        "公式ページ: <{}>\\\n最終更新: {}\n",
+        faq.official_url,
+        escape(&faq.updated())
+    );
     let cats = faq.categories();
     o.push_str("## 目次\n\n");
     for c in &cats {
@@ -35,23 +40,49 @@ pub fn render(faq: &Faq) -> String {
         }
         for &i in &c.entries {
             let e = &faq.entries[i];
-            let _ = writeln!(o, "\n<a id=\"{}\"></a>\n\n### Q. {}\n", e.anchor(), escape(&e.question));
+            let _ = writeln!(
+                o,
+                "\n<a id=\"{}\"></a>\n\n### Q. {}\n",
+                e.anchor(),
+                escape(&e.question)
+            );
             o.push_str(&block(&e.answer));
             if !e.variants.is_empty() {
-                let v: Vec<String> = e.variants.iter().map(|v| format!("「{}」", escape(v))).collect();
+                let v: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| format!("「{}」", escape(v)))
+                    .collect();
                 let _ = writeln!(o, "\n*ほかの聞き方:* {}", v.join("／"));
             }
-            let _ = writeln!(o, "\n<small>出典: <{}>　更新: {}　ID: {}</small>", e.source_url, escape(&e.updated), escape(&e.id));
+            let _ = writeln!(
+                o,
+                "\n<small>出典: <{}>　更新: {}　ID: {}</small>",
+                e.source_url,
+                escape(&e.updated),
+                escape(&e.id)
+            );
         }
     }
     o
 }
 
 fn payment_table(o: &mut String, t: &PaymentTable) {
-    let _ = writeln!(o, "### 一時支援金の一覧（{} 以降に発生した被害が対象）\n", escape(&t.effective));
+    let _ = writeln!(
+        o,
+        "### 一時支援金の一覧（{} 以降に発生した被害が対象）\n",
+        escape(&t.effective)
+    );
     o.push_str("| 支援金 | 対象となる場合 | 金額 | 要件 |\n|---|---|---|---|\n");
     for r in &t.rows {
-        let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&r.name), cell(&r.when), cell(&r.amount), cell(&r.requirements));
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            cell(&r.name),
+            cell(&r.when),
+            cell(&r.amount),
+            cell(&r.requirements)
+        );
     }
     if !t.notes.is_empty() {
         o.push('\n');
@@ -129,7 +160,10 @@ pub fn escape(s: &str) -> String {
 fn escape_inner(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -143,7 +177,10 @@ mod tests {
 
     #[test]
     fn html_and_emphasis_are_escaped() {
-        assert_eq!(escape("<script>*x*</script>"), "\\<script\\>\\*x\\*\\</script\\>");
+        assert_eq!(
+            escape("<script>*x*</script>"),
+            "\\<script\\>\\*x\\*\\</script\\>"
+        );
     }
 
     #[test]

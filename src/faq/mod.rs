@@ -10,9 +10,9 @@ pub mod markdown;
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone};
 
 use crate::core::dialogue::{with_source, Bot};
+use crate::core::facts::IncidentKind;
 use crate::core::hours::{jst, HOTLINE, OFFICIAL_URL};
 use crate::core::intents::IntentDef;
-use crate::core::facts::IncidentKind;
 use crate::core::label::Label;
 use crate::core::rules::RuleSet;
 use crate::core::turn::{ConversationState, ReplyKind};
@@ -137,7 +137,11 @@ impl Faq {
             }
         }
         entries.sort_by_key(|e| order.iter().position(|c| *c == e.category));
-        let payment_category = bot.intents.iter().find(|i| i.label == Label::Coverage).map(|i| i.category.clone());
+        let payment_category = bot
+            .intents
+            .iter()
+            .find(|i| i.label == Label::Coverage)
+            .map(|i| i.category.clone());
         Faq {
             title: TITLE.to_string(),
             hotline: HOTLINE.to_string(),
@@ -154,7 +158,11 @@ impl Faq {
         for (i, e) in self.entries.iter().enumerate() {
             match out.iter_mut().find(|c| c.name == e.category) {
                 Some(c) => c.entries.push(i),
-                None => out.push(Category { name: e.category.clone(), anchor: format!("cat-{}", e.label.as_str()), entries: vec![i] }),
+                None => out.push(Category {
+                    name: e.category.clone(),
+                    anchor: format!("cat-{}", e.label.as_str()),
+                    entries: vec![i],
+                }),
             }
         }
         out
@@ -162,7 +170,12 @@ impl Faq {
 
     /// The newest `updated` date of any entry.
     pub fn updated(&self) -> String {
-        self.entries.iter().map(|e| e.updated.as_str()).max().unwrap_or("").to_string()
+        self.entries
+            .iter()
+            .map(|e| e.updated.as_str())
+            .max()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -180,12 +193,22 @@ fn incident_words(k: IncidentKind) -> &'static str {
 /// The payment rules of the rule engine as a table: amounts, requirements,
 /// supplements, exclusions and the effective date all come from `rules/`.
 pub fn payment_table(rules: &RuleSet, category: String) -> PaymentTable {
-    let req_names = |rs: &[crate::core::rules::Requirement]| rs.iter().map(|r| rules.requirement(*r).name.clone()).collect::<Vec<_>>().join("、");
+    let req_names = |rs: &[crate::core::rules::Requirement]| {
+        rs.iter()
+            .map(|r| rules.requirement(*r).name.clone())
+            .collect::<Vec<_>>()
+            .join("、")
+    };
     let mut rows = Vec::new();
     for p in &rules.payments {
         rows.push(PaymentRow {
             name: p.name.clone(),
-            when: p.incident_kinds.iter().map(|k| incident_words(*k)).collect::<Vec<_>>().join("、または"),
+            when: p
+                .incident_kinds
+                .iter()
+                .map(|k| incident_words(*k))
+                .collect::<Vec<_>>()
+                .join("、または"),
             amount: p.amount.to_string(),
             requirements: req_names(&p.requirements),
         });
@@ -193,7 +216,11 @@ pub fn payment_table(rules: &RuleSet, category: String) -> PaymentTable {
             rows.push(PaymentRow {
                 name: format!("{}（{}への加算）", s.name, p.name),
                 when: format!("攻撃が原因で{}日以上休業した", s.min_closure_days),
-                amount: format!("+{}（合計 {}）", s.amount, crate::core::rules::Yen(p.amount.get() + s.amount.get())),
+                amount: format!(
+                    "+{}（合計 {}）",
+                    s.amount,
+                    crate::core::rules::Yen(p.amount.get() + s.amount.get())
+                ),
                 requirements: format!("{}と同じ（{}）", p.name, req_names(&p.requirements)),
             });
         }
@@ -203,12 +230,25 @@ pub fn payment_table(rules: &RuleSet, category: String) -> PaymentTable {
         notes.push("1つの事案で受け取れるのは、いずれか1つの支援金だけです。".to_string());
     }
     if !rules.exclusions.is_empty() {
-        notes.push(format!("対象外: {}。", rules.exclusions.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join("、")));
+        notes.push(format!(
+            "対象外: {}。",
+            rules
+                .exclusions
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+                .join("、")
+        ));
     }
     notes.push("ここに示すのは制度の概要です。支給の最終判断は制度側が行います。".to_string());
     PaymentTable {
         category,
-        effective: format!("{}年{}月{}日", rules.effective_from.year(), rules.effective_from.month(), rules.effective_from.day()),
+        effective: format!(
+            "{}年{}月{}日",
+            rules.effective_from.year(),
+            rules.effective_from.month(),
+            rules.effective_from.day()
+        ),
         rows,
         notes,
     }
@@ -229,10 +269,17 @@ fn variants(bot: &Bot, def: &IntentDef, facet: Option<usize>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for ex in &def.examples {
         let n = norm.normalize(&ex.text);
-        if n.compact() == question.compact() || out.iter().any(|o| norm.normalize(o).compact() == n.compact()) {
+        if n.compact() == question.compact()
+            || out
+                .iter()
+                .any(|o| norm.normalize(o).compact() == n.compact())
+        {
             continue;
         }
-        let chosen = def.facets.iter().position(|f| f.keywords.iter().any(|k| n.as_str().contains(k.as_str())));
+        let chosen = def
+            .facets
+            .iter()
+            .position(|f| f.keywords.iter().any(|k| n.as_str().contains(k.as_str())));
         if chosen != facet {
             continue;
         }
@@ -263,7 +310,10 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
         let tail = &rest[start..];
         let mut end = tail
             .char_indices()
-            .find(|(_, c)| !(c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')))
+            .find(|(_, c)| {
+                !(c.is_ascii_graphic()
+                    && !matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^'))
+            })
             .map(|(i, _)| i)
             .unwrap_or(tail.len());
         loop {
@@ -309,7 +359,10 @@ fn find_url_start(s: &str) -> Option<usize> {
 /// The instant `faq check` asks at: a weekday noon in JST, when the hotline is open
 /// (so nothing in a reply depends on the hour).
 pub fn check_instant() -> DateTime<FixedOffset> {
-    jst().with_ymd_and_hms(2026, 1, 14, 12, 0, 0).single().expect("a valid JST instant")
+    jst()
+        .with_ymd_and_hms(2026, 1, 14, 12, 0, 0)
+        .single()
+        .expect("a valid JST instant")
 }
 
 /// One entry whose exported answer is not what the bot replies.
@@ -333,11 +386,20 @@ impl Mismatch {
         if self.urgent {
             "the bot treats the question as an urgent incident".to_string()
         } else if self.got_kind != ReplyKind::Answer {
-            format!("the bot does not answer but replies with {:?} (intent {})", self.got_kind, self.got_intent)
+            format!(
+                "the bot does not answer but replies with {:?} (intent {})",
+                self.got_kind, self.got_intent
+            )
         } else if let Some(other) = &self.got_entry {
-            format!("the bot answers with entry {other} (intent {}) instead", self.got_intent)
+            format!(
+                "the bot answers with entry {other} (intent {}) instead",
+                self.got_intent
+            )
         } else if self.got_intent != self.expected_intent {
-            format!("the bot classifies it as {} instead of {}", self.got_intent, self.expected_intent)
+            format!(
+                "the bot classifies it as {} instead of {}",
+                self.got_intent, self.expected_intent
+            )
         } else if self.got.starts_with(self.expected.as_str()) {
             "the bot adds text after the answer (several questions in one?)".to_string()
         } else {
@@ -361,7 +423,11 @@ pub fn check(bot: &Bot, faq: &Faq, variants: bool) -> (usize, Vec<Mismatch>) {
             let mut state = ConversationState::default();
             let r = bot.respond(q, &mut state, now);
             if r.text != expected || r.intent != e.label || r.kind != ReplyKind::Answer {
-                let got_entry = faq.entries.iter().find(|o| o.expected_reply() == r.text).map(|o| o.id.clone());
+                let got_entry = faq
+                    .entries
+                    .iter()
+                    .find(|o| o.expected_reply() == r.text)
+                    .map(|o| o.id.clone());
                 out.push(Mismatch {
                     got_entry,
                     id: e.id.clone(),
@@ -385,7 +451,8 @@ mod tests {
 
     #[test]
     fn urls_are_split_out_without_trailing_punctuation() {
-        let s = segments("詳しくは https://www.med.or.jp/a_b/001566.html. または（https://x.jp/s/）へ");
+        let s =
+            segments("詳しくは https://www.med.or.jp/a_b/001566.html. または（https://x.jp/s/）へ");
         assert_eq!(
             s,
             vec![
@@ -400,11 +467,21 @@ mod tests {
 
     #[test]
     fn bare_scheme_is_not_a_link() {
-        assert_eq!(segments("http:// と https://"), vec![Segment::Text("http://"), Segment::Text(" と https://")]);
+        assert_eq!(
+            segments("http:// と https://"),
+            vec![Segment::Text("http://"), Segment::Text(" と https://")]
+        );
     }
 
     #[test]
     fn url_with_parentheses_keeps_balanced_close() {
-        assert_eq!(segments("(see http://a.jp/x_(y))"), vec![Segment::Text("(see "), Segment::Url("http://a.jp/x_(y)"), Segment::Text(")")]);
+        assert_eq!(
+            segments("(see http://a.jp/x_(y))"),
+            vec![
+                Segment::Text("(see "),
+                Segment::Url("http://a.jp/x_(y)"),
+                Segment::Text(")")
+            ]
+        );
     }
 }

@@ -43,7 +43,13 @@ impl ErrorClass {
     /// The database cannot take writes for now: calls fail fast until the background
     /// recovery task sees it writable again.
     pub fn blocks_writes(self) -> bool {
-        matches!(self, ErrorClass::Unavailable | ErrorClass::ReadOnly | ErrorClass::DiskFull | ErrorClass::Corrupt)
+        matches!(
+            self,
+            ErrorClass::Unavailable
+                | ErrorClass::ReadOnly
+                | ErrorClass::DiskFull
+                | ErrorClass::Corrupt
+        )
     }
 }
 
@@ -93,7 +99,9 @@ pub fn postgres_class(state: &str) -> ErrorClass {
     match state {
         "25006" => ErrorClass::ReadOnly,
         "53100" => ErrorClass::DiskFull,
-        "40001" | "40P01" | "55P03" | "57014" | "55006" | "53200" | "53300" | "53400" => ErrorClass::Transient,
+        "40001" | "40P01" | "55P03" | "57014" | "55006" | "53200" | "53300" | "53400" => {
+            ErrorClass::Transient
+        }
         "3D000" | "58030" => ErrorClass::Unavailable,
         "XX001" | "XX002" => ErrorClass::Corrupt,
         s if s.starts_with("08") || s.starts_with("57P") => ErrorClass::Unavailable,
@@ -124,7 +132,9 @@ pub fn sqlx_class(e: &sqlx::Error) -> ErrorClass {
             let code = d.code();
             let code = code.as_deref().unwrap_or("");
             if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                code.parse::<i64>().map(sqlite_class).unwrap_or(ErrorClass::Bug)
+                code.parse::<i64>()
+                    .map(sqlite_class)
+                    .unwrap_or(ErrorClass::Bug)
             } else {
                 postgres_class(code)
             }
@@ -133,9 +143,11 @@ pub fn sqlx_class(e: &sqlx::Error) -> ErrorClass {
             ErrorClass::DiskFull => ErrorClass::DiskFull,
             _ => ErrorClass::Unavailable,
         },
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => {
-            ErrorClass::Unavailable
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => ErrorClass::Unavailable,
         sqlx::Error::BeginFailed => ErrorClass::Transient,
         sqlx::Error::Migrate(m) => migrate_class(m),
         _ => ErrorClass::Bug,
@@ -144,7 +156,8 @@ pub fn sqlx_class(e: &sqlx::Error) -> ErrorClass {
 
 fn migrate_class(e: &sqlx::migrate::MigrateError) -> ErrorClass {
     match e {
-        sqlx::migrate::MigrateError::Execute(e) | sqlx::migrate::MigrateError::ExecuteMigration(e, _) => sqlx_class(e),
+        sqlx::migrate::MigrateError::Execute(e)
+        | sqlx::migrate::MigrateError::ExecuteMigration(e, _) => sqlx_class(e),
         _ => ErrorClass::Bug,
     }
 }
@@ -203,11 +216,26 @@ mod tests {
 
     #[test]
     fn os_errors_map_to_classes() {
-        assert_eq!(io_class(&std::io::Error::from_raw_os_error(28)), ErrorClass::DiskFull);
-        assert_eq!(io_class(&std::io::Error::from_raw_os_error(30)), ErrorClass::ReadOnly);
-        assert_eq!(io_class(&std::io::Error::from_raw_os_error(13)), ErrorClass::ReadOnly);
-        assert_eq!(io_class(&std::io::Error::from_raw_os_error(5)), ErrorClass::Unavailable);
-        assert_eq!(sqlx_class(&sqlx::Error::PoolTimedOut), ErrorClass::Unavailable);
+        assert_eq!(
+            io_class(&std::io::Error::from_raw_os_error(28)),
+            ErrorClass::DiskFull
+        );
+        assert_eq!(
+            io_class(&std::io::Error::from_raw_os_error(30)),
+            ErrorClass::ReadOnly
+        );
+        assert_eq!(
+            io_class(&std::io::Error::from_raw_os_error(13)),
+            ErrorClass::ReadOnly
+        );
+        assert_eq!(
+            io_class(&std::io::Error::from_raw_os_error(5)),
+            ErrorClass::Unavailable
+        );
+        assert_eq!(
+            sqlx_class(&sqlx::Error::PoolTimedOut),
+            ErrorClass::Unavailable
+        );
         assert_eq!(sqlx_class(&sqlx::Error::RowNotFound), ErrorClass::Bug);
     }
 }

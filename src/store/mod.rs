@@ -10,9 +10,9 @@ mod queries;
 mod replicas;
 pub use replicas::GatewayLock;
 mod writer;
-pub use writer::MAX_BATCH;
 pub use class::ErrorClass;
 pub use queries::StaffError;
+pub use writer::MAX_BATCH;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -21,12 +21,15 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
 use sqlx::Connection;
 use tokio::sync::Mutex;
 
-pub use model::*;
 use model::ts;
+pub use model::*;
 
 /// File name of the SQLite database in the data directory.
 pub const DB_FILE: &str = "madoguchi.db";
@@ -82,7 +85,11 @@ impl StoreConfig {
     pub fn from_env() -> Self {
         let nonempty = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let database_url = nonempty("DATABASE_URL");
-        let sqlite_path = if database_url.is_none() { nonempty("MADOGUCHI_DB").map(PathBuf::from) } else { None };
+        let sqlite_path = if database_url.is_none() {
+            nonempty("MADOGUCHI_DB").map(PathBuf::from)
+        } else {
+            None
+        };
         StoreConfig {
             database_url,
             sqlite_path,
@@ -99,12 +106,18 @@ impl StoreConfig {
 
     /// A SQLite store at `path` (tests, `--db`).
     pub fn sqlite(path: impl Into<PathBuf>) -> Self {
-        StoreConfig { sqlite_path: Some(path.into()), ..StoreConfig::default() }
+        StoreConfig {
+            sqlite_path: Some(path.into()),
+            ..StoreConfig::default()
+        }
     }
 
     /// A store at a database URL.
     pub fn url(url: impl Into<String>) -> Self {
-        StoreConfig { database_url: Some(url.into()), ..StoreConfig::default() }
+        StoreConfig {
+            database_url: Some(url.into()),
+            ..StoreConfig::default()
+        }
     }
 
     pub fn backend(&self) -> Result<Backend, StoreError> {
@@ -112,13 +125,18 @@ impl StoreConfig {
             return Ok(Backend::Sqlite(p.clone()));
         }
         match &self.database_url {
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Backend::Postgres(u.clone())),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Backend::Postgres(u.clone()))
+            }
             Some(u) if u.starts_with("sqlite:") => {
                 let p = u.trim_start_matches("sqlite:").trim_start_matches("//");
                 let p = p.split('?').next().unwrap_or(p);
                 Ok(Backend::Sqlite(PathBuf::from(p)))
             }
-            Some(u) => Err(StoreError::Config(format!("DATABASE_URL must start with postgres:// or sqlite: (got {:?})", scheme_of(u)))),
+            Some(u) => Err(StoreError::Config(format!(
+                "DATABASE_URL must start with postgres:// or sqlite: (got {:?})",
+                scheme_of(u)
+            ))),
             None => Ok(Backend::Sqlite(default_data_dir().join(DB_FILE))),
         }
     }
@@ -130,7 +148,10 @@ impl StoreConfig {
         }
         Ok(match self.backend()? {
             Backend::Sqlite(p) => {
-                let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| DB_FILE.into());
+                let mut name = p
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| DB_FILE.into());
                 name.push(".spool.jsonl");
                 p.with_file_name(name)
             }
@@ -145,7 +166,9 @@ fn scheme_of(url: &str) -> &str {
 
 /// `dirs::data_dir()/madoguchi` (falls back to `./.madoguchi`).
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir().map(|d| d.join("madoguchi")).unwrap_or_else(|| PathBuf::from(".madoguchi"))
+    dirs::data_dir()
+        .map(|d| d.join("madoguchi"))
+        .unwrap_or_else(|| PathBuf::from(".madoguchi"))
 }
 
 /// Everything that can go wrong in the store. [`StoreError::class`] sorts each into
@@ -175,7 +198,10 @@ pub enum StoreError {
     #[error("the database did not answer in time")]
     Timeout,
     #[error("spool {path}: {source}")]
-    Spool { path: PathBuf, source: std::io::Error },
+    Spool {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -264,7 +290,9 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
     Ok(match backend {
         Backend::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             Db::Sqlite(
                 SqlitePoolOptions::new()
@@ -282,7 +310,10 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
                 .options([
                     ("statement_timeout", ms(cfg.statement_timeout)),
                     ("lock_timeout", ms(cfg.statement_timeout)),
-                    ("idle_in_transaction_session_timeout", ms(cfg.statement_timeout * 2)),
+                    (
+                        "idle_in_transaction_session_timeout",
+                        ms(cfg.statement_timeout * 2),
+                    ),
                     ("tcp_keepalives_idle", "10".to_string()),
                     ("tcp_keepalives_interval", "5".to_string()),
                     ("tcp_keepalives_count", "3".to_string()),
@@ -360,7 +391,11 @@ impl Store {
     fn fail_fast(&self, write: bool) -> Result<(), StoreError> {
         let b = self.blocked.lock().expect("blocked lock");
         match &*b {
-            Some(b) if Instant::now() < b.until && (write || matches!(b.class, ErrorClass::Unavailable | ErrorClass::Corrupt)) => {
+            Some(b)
+                if Instant::now() < b.until
+                    && (write
+                        || matches!(b.class, ErrorClass::Unavailable | ErrorClass::Corrupt)) =>
+            {
                 Err(StoreError::Down(b.class))
             }
             _ => Ok(()),
@@ -417,7 +452,9 @@ impl Store {
     /// SQLite: fails with [`StoreError::Gone`] when the database file was deleted or
     /// replaced since the pool opened it (writes would go to an unlinked file).
     pub fn check_file(&self) -> Result<(), StoreError> {
-        let Backend::Sqlite(path) = &self.backend else { return Ok(()) };
+        let Backend::Sqlite(path) = &self.backend else {
+            return Ok(());
+        };
         let known = *self.file_id.lock().expect("file id lock");
         match known {
             Some(id) if file_id(path) != Some(id) => {
@@ -439,9 +476,17 @@ impl Store {
         if class.blocks_writes() {
             let mut b = self.blocked.lock().expect("blocked lock");
             if b.is_none() {
-                tracing::error!(class = class.as_str(), "{}: writes go to the spool until it recovers: {e}", self.describe());
+                tracing::error!(
+                    class = class.as_str(),
+                    "{}: writes go to the spool until it recovers: {e}",
+                    self.describe()
+                );
             }
-            *b = Some(Blocked { class, message: e.to_string(), until: Instant::now() + RETRY_AFTER });
+            *b = Some(Blocked {
+                class,
+                message: e.to_string(),
+                until: Instant::now() + RETRY_AFTER,
+            });
         }
     }
 
@@ -454,8 +499,16 @@ impl Store {
     pub fn health(&self) -> DbHealth {
         let _ = self.check_file();
         match &*self.blocked.lock().expect("blocked lock") {
-            Some(b) => DbHealth { writable: false, class: Some(b.class), detail: Some(b.message.clone()) },
-            None => DbHealth { writable: true, class: None, detail: None },
+            Some(b) => DbHealth {
+                writable: false,
+                class: Some(b.class),
+                detail: Some(b.message.clone()),
+            },
+            None => DbHealth {
+                writable: true,
+                class: None,
+                detail: None,
+            },
         }
     }
 
@@ -502,11 +555,28 @@ impl Store {
     /// still holding it, when there is one), disk full or I/O errors (a fresh pool).
     /// Returns true when it did something.
     pub async fn recover(&self) -> Result<bool, StoreError> {
-        let Backend::Sqlite(path) = &self.backend else { return Ok(false) };
+        let Backend::Sqlite(path) = &self.backend else {
+            return Ok(false);
+        };
         let known = *self.file_id.lock().expect("file id lock");
         let gone = known.is_some() && file_id(path) != known;
-        let class = self.blocked.lock().expect("blocked lock").as_ref().map(|b| b.class);
-        if !gone && !matches!(class, Some(ErrorClass::DiskFull | ErrorClass::Corrupt | ErrorClass::Unavailable | ErrorClass::ReadOnly)) {
+        let class = self
+            .blocked
+            .lock()
+            .expect("blocked lock")
+            .as_ref()
+            .map(|b| b.class);
+        if !gone
+            && !matches!(
+                class,
+                Some(
+                    ErrorClass::DiskFull
+                        | ErrorClass::Corrupt
+                        | ErrorClass::Unavailable
+                        | ErrorClass::ReadOnly
+                )
+            )
+        {
             return Ok(false);
         }
         let _w = self.write_lock.lock().await;
@@ -514,16 +584,28 @@ impl Store {
         let mut restored = None;
         if gone {
             // the file we had is unlinked but still open: copy it back to its place
-            let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            let mut name = path
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
             name.push(".restore");
             let tmp = path.with_file_name(name);
             let _ = std::fs::remove_file(&tmp);
             match anchor.as_mut() {
-                Some(c) => match sqlx::query("VACUUM INTO $1").bind(tmp.to_string_lossy().into_owned()).execute(&mut *c).await {
+                Some(c) => match sqlx::query("VACUUM INTO $1")
+                    .bind(tmp.to_string_lossy().into_owned())
+                    .execute(&mut *c)
+                    .await
+                {
                     Ok(_) => restored = Some(tmp),
-                    Err(e) => tracing::error!("could not copy the deleted database back from the open connection: {e}"),
+                    Err(e) => tracing::error!(
+                        "could not copy the deleted database back from the open connection: {e}"
+                    ),
                 },
-                None => tracing::error!("the database file {} is gone and no connection holds it: starting a new one", path.display()),
+                None => tracing::error!(
+                    "the database file {} is gone and no connection holds it: starting a new one",
+                    path.display()
+                ),
             }
         }
         // close every connection to the old file (bounded), then swap in a fresh pool
@@ -548,8 +630,14 @@ impl Store {
                 // only the restored copy belongs at the path now
                 let _ = std::fs::remove_file(wal("-wal"));
                 let _ = std::fs::remove_file(wal("-shm"));
-                std::fs::rename(tmp, path).map_err(|source| StoreError::Spool { path: path.clone(), source })?;
-                tracing::warn!("restored the deleted database file {} from the open connection", path.display());
+                std::fs::rename(tmp, path).map_err(|source| StoreError::Spool {
+                    path: path.clone(),
+                    source,
+                })?;
+                tracing::warn!(
+                    "restored the deleted database file {} from the open connection",
+                    path.display()
+                );
             }
         }
         *self.db.write().expect("pool lock") = build_pool(&self.backend, &self.cfg)?;

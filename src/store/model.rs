@@ -4,9 +4,9 @@
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::channels::ChannelKind;
 use crate::core::hours::jst;
 use crate::core::label::Label;
-use crate::channels::ChannelKind;
 use crate::core::turn::{ConversationState, EscalationReason, ReplyKind};
 
 use super::StoreError;
@@ -43,7 +43,11 @@ impl std::str::FromStr for EscalationStatus {
             "open" => EscalationStatus::Open,
             "claimed" => EscalationStatus::Claimed,
             "resolved" => EscalationStatus::Resolved,
-            other => return Err(format!("unknown status {other:?} (open, claimed, resolved)")),
+            other => {
+                return Err(format!(
+                    "unknown status {other:?} (open, claimed, resolved)"
+                ))
+            }
         })
     }
 }
@@ -83,7 +87,8 @@ impl Escalation {
             assignee: None,
             text: text.into(),
             intent: Label::Incident,
-            created_at: DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").expect("valid time"),
+            created_at: DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00")
+                .expect("valid time"),
             claimed_at: None,
             resolved_at: None,
             note: None,
@@ -191,11 +196,14 @@ pub struct TurnRecord {
 
 /// Timestamps are stored as RFC 3339 UTC with microseconds: sortable text on both backends.
 pub(crate) fn ts(t: DateTime<FixedOffset>) -> String {
-    t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true)
+    t.with_timezone(&Utc)
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 pub(crate) fn parse_ts(s: &str) -> Result<DateTime<FixedOffset>, StoreError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&jst())).map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&jst()))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<FixedOffset>>, StoreError> {

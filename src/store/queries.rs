@@ -6,9 +6,12 @@
 use chrono::{DateTime, FixedOffset};
 
 use super::model::{parse_opt_ts, parse_ts, reply_kind_str, ts};
-use super::{with_pool, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError, TranscriptLine, TurnRecord};
-use crate::core::label::Label;
+use super::{
+    with_pool, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError,
+    TranscriptLine, TurnRecord,
+};
 use crate::channels::ChannelKind;
+use crate::core::label::Label;
 use crate::core::turn::{ConversationState, EscalationReason};
 
 /// Why a staff action was refused (or failed).
@@ -61,7 +64,22 @@ fn corrupt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StoreError + '
 }
 
 pub(super) fn esc_from(r: EscRow) -> Result<Escalation, StoreError> {
-    let (id, channel, user, conversation, reason, status, assignee, text, intent, created_at, claimed_at, resolved_at, note, staff_ref) = r;
+    let (
+        id,
+        channel,
+        user,
+        conversation,
+        reason,
+        status,
+        assignee,
+        text,
+        intent,
+        created_at,
+        claimed_at,
+        resolved_at,
+        note,
+        staff_ref,
+    ) = r;
     Ok(Escalation {
         id,
         channel: channel.parse().map_err(corrupt("channel"))?,
@@ -84,14 +102,28 @@ pub(super) type OutRow = (i64, i64, String, String, String, String, String);
 
 pub(super) fn out_from(r: OutRow) -> Result<OutboxItem, StoreError> {
     let (id, escalation_id, channel, user, conversation, text, staff) = r;
-    Ok(OutboxItem { id, escalation_id, channel: channel.parse().map_err(corrupt("channel"))?, user, conversation, text, staff })
+    Ok(OutboxItem {
+        id,
+        escalation_id,
+        channel: channel.parse().map_err(corrupt("channel"))?,
+        user,
+        conversation,
+        text,
+        staff,
+    })
 }
 
-const AUDIT: &str = "INSERT INTO audit_log (escalation_id, actor, action, detail, at) VALUES ($1, $2, $3, $4, $5)";
+const AUDIT: &str =
+    "INSERT INTO audit_log (escalation_id, actor, action, detail, at) VALUES ($1, $2, $3, $4, $5)";
 
 impl Store {
     /// The stored state of a conversation, if it has one.
-    pub async fn load_state(&self, channel: ChannelKind, user: &str, conversation: &str) -> Result<Option<ConversationState>, StoreError> {
+    pub async fn load_state(
+        &self,
+        channel: ChannelKind,
+        user: &str,
+        conversation: &str,
+    ) -> Result<Option<ConversationState>, StoreError> {
         self.ready().await?;
         let row: Option<(String,)> = with_pool!(self, p => sqlx::query_as("SELECT state FROM conversations WHERE channel = $1 AND user_id = $2 AND conversation = $3")
             .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
@@ -100,7 +132,12 @@ impl Store {
     }
 
     /// The open or claimed escalation of a conversation, if any.
-    pub async fn active_escalation(&self, channel: ChannelKind, user: &str, conversation: &str) -> Result<Option<Escalation>, StoreError> {
+    pub async fn active_escalation(
+        &self,
+        channel: ChannelKind,
+        user: &str,
+        conversation: &str,
+    ) -> Result<Option<Escalation>, StoreError> {
         self.ready().await?;
         let row: Option<EscRow> = with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE channel = $1 AND user_id = $2 AND conversation = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1"))
             .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
@@ -122,7 +159,10 @@ impl Store {
 
     /// Writes several turns in one transaction (all or none). The caller holds the
     /// write guard.
-    pub(crate) async fn apply_batch(&self, recs: &[&TurnRecord]) -> Result<Vec<Option<i64>>, StoreError> {
+    pub(crate) async fn apply_batch(
+        &self,
+        recs: &[&TurnRecord],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let mut results = Vec::with_capacity(recs.len());
@@ -203,7 +243,13 @@ impl Store {
 
     /// Staff replies not yet delivered to this conversation; marks them delivered
     /// (atomically: two concurrent turns never both deliver one reply).
-    pub async fn take_outbox(&self, channel: ChannelKind, user: &str, conversation: &str, now: DateTime<FixedOffset>) -> Result<Vec<OutboxItem>, StoreError> {
+    pub async fn take_outbox(
+        &self,
+        channel: ChannelKind,
+        user: &str,
+        conversation: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         self.ready().await?;
         // almost always nothing waits: find out with a read, so the common turn takes no write lock
         let (waiting,): (i64,) = with_pool!(self, p => sqlx::query_as(
@@ -221,29 +267,50 @@ impl Store {
         rows.into_iter().map(out_from).collect()
     }
 
-    pub async fn list_escalations(&self, status: Option<EscalationStatus>) -> Result<Vec<Escalation>, StoreError> {
+    pub async fn list_escalations(
+        &self,
+        status: Option<EscalationStatus>,
+    ) -> Result<Vec<Escalation>, StoreError> {
         self.ready().await?;
         let rows: Vec<EscRow> = match status {
-            Some(s) => with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE status = $1 ORDER BY id"))
-                .bind(s.as_str()).fetch_all(p).await?),
-            None => with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations ORDER BY id")).fetch_all(p).await?),
+            Some(s) => {
+                with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE status = $1 ORDER BY id"))
+                .bind(s.as_str()).fetch_all(p).await?)
+            }
+            None => {
+                with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations ORDER BY id")).fetch_all(p).await?)
+            }
         };
         rows.into_iter().map(esc_from).collect()
     }
 
     pub async fn get_escalation(&self, id: i64) -> Result<Option<Escalation>, StoreError> {
         self.ready().await?;
-        let row: Option<EscRow> =
-            with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE id = $1")).bind(id).fetch_optional(p).await?);
+        let row: Option<EscRow> = with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE id = $1")).bind(id).fetch_optional(p).await?);
         row.map(esc_from).transpose()
     }
 
     /// The escalation and its conversation's transcript (the last 50 lines up to its
     /// resolution).
-    pub async fn escalation_with_transcript(&self, id: i64) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
-        let Some(esc) = self.get_escalation(id).await? else { return Ok(None) };
-        let until = esc.resolved_at.map(ts).unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".into());
-        type Line = (String, String, Option<String>, String, Option<String>, Option<i64>);
+    pub async fn escalation_with_transcript(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Escalation, Vec<TranscriptLine>)>, StoreError> {
+        let Some(esc) = self.get_escalation(id).await? else {
+            return Ok(None);
+        };
+        let until = esc
+            .resolved_at
+            .map(ts)
+            .unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".into());
+        type Line = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<i64>,
+        );
         let mut rows: Vec<Line> = with_pool!(self, p => sqlx::query_as(
             "SELECT m.created_at, m.role, m.author, m.text, m.intent, m.urgent FROM messages m \
              JOIN escalations e ON e.conversation_id = m.conversation_id \
@@ -258,7 +325,9 @@ impl Store {
                     role: Role::parse(&role)?,
                     author,
                     text,
-                    intent: intent.map(|i| i.parse::<Label>().map_err(corrupt("intent"))).transpose()?,
+                    intent: intent
+                        .map(|i| i.parse::<Label>().map_err(corrupt("intent")))
+                        .transpose()?,
                     urgent: urgent.unwrap_or(0) != 0,
                 })
             })
@@ -271,14 +340,24 @@ impl Store {
         match self.get_escalation(id).await {
             Err(e) => StaffError::Store(e),
             Ok(None) => StaffError::NotFound(id),
-            Ok(Some(e)) if e.status == EscalationStatus::Resolved => StaffError::AlreadyResolved { id },
-            Ok(Some(e)) => StaffError::AlreadyClaimed { id, by: e.assignee.unwrap_or_default() },
+            Ok(Some(e)) if e.status == EscalationStatus::Resolved => {
+                StaffError::AlreadyResolved { id }
+            }
+            Ok(Some(e)) => StaffError::AlreadyClaimed {
+                id,
+                by: e.assignee.unwrap_or_default(),
+            },
         }
     }
 
     /// Claims an open escalation: one conditional UPDATE, so of several concurrent
     /// claimers exactly one wins.
-    pub async fn claim(&self, id: i64, staff: &str, now: DateTime<FixedOffset>) -> Result<Escalation, StaffError> {
+    pub async fn claim(
+        &self,
+        id: i64,
+        staff: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Escalation, StaffError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let at = ts(now);
@@ -300,7 +379,13 @@ impl Store {
 
     /// Stores a staff reply for delivery through the member's channel. An open
     /// escalation is claimed by the replier; one claimed by someone else is refused.
-    pub async fn staff_reply(&self, id: i64, staff: &str, text: &str, now: DateTime<FixedOffset>) -> Result<OutboxItem, StaffError> {
+    pub async fn staff_reply(
+        &self,
+        id: i64,
+        staff: &str,
+        text: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<OutboxItem, StaffError> {
         if text.trim().is_empty() {
             return Err(StaffError::EmptyText);
         }
@@ -341,7 +426,13 @@ impl Store {
     }
 
     /// Resolves an open or claimed escalation; the bot answers that conversation again.
-    pub async fn resolve(&self, id: i64, staff: &str, note: Option<&str>, now: DateTime<FixedOffset>) -> Result<Escalation, StaffError> {
+    pub async fn resolve(
+        &self,
+        id: i64,
+        staff: &str,
+        note: Option<&str>,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Escalation, StaffError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let at = ts(now);
@@ -363,7 +454,12 @@ impl Store {
         }
     }
 
-    pub async fn set_staff_ref(&self, id: i64, staff_ref: &str, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
+    pub async fn set_staff_ref(
+        &self,
+        id: i64,
+        staff_ref: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let at = ts(now);
@@ -376,7 +472,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn escalation_by_staff_ref(&self, staff_ref: &str) -> Result<Option<Escalation>, StoreError> {
+    pub async fn escalation_by_staff_ref(
+        &self,
+        staff_ref: &str,
+    ) -> Result<Option<Escalation>, StoreError> {
         self.ready().await?;
         let row: Option<EscRow> = with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE staff_ref = $1 ORDER BY id DESC LIMIT 1"))
             .bind(staff_ref).fetch_optional(p).await?);
@@ -391,7 +490,11 @@ impl Store {
         rows.into_iter().map(out_from).collect()
     }
 
-    pub async fn mark_delivered(&self, outbox_id: i64, now: DateTime<FixedOffset>) -> Result<(), StoreError> {
+    pub async fn mark_delivered(
+        &self,
+        outbox_id: i64,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         with_pool!(self, p => sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL")
@@ -414,11 +517,15 @@ impl Store {
             Ok::<i64, StoreError>(n)
         };
         let grouped = |sql: &'static str| async move {
-            let rows: Vec<(Option<String>, i64)> = with_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
-            Ok::<Vec<(String, i64)>, StoreError>(rows.into_iter().map(|(k, n)| (k.unwrap_or_else(|| "?".into()), n)).collect())
+            let rows: Vec<(Option<String>, i64)> =
+                with_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
+            Ok::<Vec<(String, i64)>, StoreError>(
+                rows.into_iter()
+                    .map(|(k, n)| (k.unwrap_or_else(|| "?".into()), n))
+                    .collect(),
+            )
         };
-        let claims: Vec<(String, String)> =
-            with_pool!(self, p => sqlx::query_as("SELECT created_at, claimed_at FROM escalations WHERE claimed_at IS NOT NULL").fetch_all(p).await?);
+        let claims: Vec<(String, String)> = with_pool!(self, p => sqlx::query_as("SELECT created_at, claimed_at FROM escalations WHERE claimed_at IS NOT NULL").fetch_all(p).await?);
         let mut secs = claims
             .iter()
             .map(|(c, k)| Ok((parse_ts(k)? - parse_ts(c)?).num_milliseconds() as f64 / 1000.0))
@@ -454,7 +561,8 @@ impl Store {
             "SELECT state FROM conversations",
             "SELECT COALESCE(detail, '') FROM audit_log",
         ] {
-            let rows: Vec<(String,)> = with_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
+            let rows: Vec<(String,)> =
+                with_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
             out.extend(rows.into_iter().map(|r| r.0));
         }
         Ok(out)

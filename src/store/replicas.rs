@@ -43,7 +43,9 @@ impl GatewayLock {
     pub async fn alive(&mut self) -> bool {
         match self {
             GatewayLock::Local => true,
-            GatewayLock::Postgres(c) => tokio::time::timeout(Duration::from_secs(5), c.ping()).await.is_ok_and(|r| r.is_ok()),
+            GatewayLock::Postgres(c) => tokio::time::timeout(Duration::from_secs(5), c.ping())
+                .await
+                .is_ok_and(|r| r.is_ok()),
         }
     }
 }
@@ -73,7 +75,11 @@ impl Store {
     /// Staff replies for `channel` not yet delivered and not leased to another process;
     /// leases them to this one for `lease` (deliver, then [`Store::mark_delivered`], or
     /// [`Store::release_outbox`] to retry sooner).
-    pub async fn claim_undelivered(&self, channel: ChannelKind, lease: Duration) -> Result<Vec<OutboxItem>, StoreError> {
+    pub async fn claim_undelivered(
+        &self,
+        channel: ChannelKind,
+        lease: Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let (until, at) = (lease_end(lease), ts(now()));
@@ -84,7 +90,10 @@ impl Store {
             Db::Postgres(p) => sqlx::query_as(&format!("UPDATE outbox SET claimed_until = $1 WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING id, escalation_id, channel, user_id, conversation, text, staff"))
                 .bind(&until).bind(channel.as_str()).bind(&at).bind(CLAIM_BATCH).fetch_all(&p).await?,
         };
-        let mut items = rows.into_iter().map(out_from).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .into_iter()
+            .map(out_from)
+            .collect::<Result<Vec<_>, _>>()?;
         items.sort_by_key(|i| i.id);
         Ok(items)
     }
@@ -100,7 +109,10 @@ impl Store {
     /// Escalations no staff channel has announced and no other process is posting;
     /// leased to this one for `lease` (post, then `set_staff_ref`, or
     /// [`Store::release_escalation_post`]).
-    pub async fn claim_unposted_escalations(&self, lease: Duration) -> Result<Vec<Escalation>, StoreError> {
+    pub async fn claim_unposted_escalations(
+        &self,
+        lease: Duration,
+    ) -> Result<Vec<Escalation>, StoreError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let (until, at) = (lease_end(lease), ts(now()));
@@ -111,7 +123,10 @@ impl Store {
             Db::Postgres(p) => sqlx::query_as(&format!(concat!("UPDATE escalations SET post_claimed_until = $1 WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING ", esc_cols!()), pick = pick))
                 .bind(&until).bind(&at).bind(CLAIM_BATCH).fetch_all(&p).await?,
         };
-        let mut items = rows.into_iter().map(esc_from).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .into_iter()
+            .map(esc_from)
+            .collect::<Result<Vec<_>, _>>()?;
         items.sort_by_key(|e| e.id);
         Ok(items)
     }
@@ -126,7 +141,12 @@ impl Store {
 
     /// Records that the bot's answer could not be delivered to the member of the
     /// conversation's open escalation (staff see it on the escalation).
-    pub async fn mark_member_unreached(&self, channel: ChannelKind, user: &str, conversation: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn mark_member_unreached(
+        &self,
+        channel: ChannelKind,
+        user: &str,
+        conversation: &str,
+    ) -> Result<Option<i64>, StoreError> {
         self.ready().await?;
         let _w = self.write_guard().await;
         let row: Option<(i64,)> = with_pool!(self, p => sqlx::query_as(
@@ -138,8 +158,7 @@ impl Store {
     /// When the member of escalation `id` could not be reached, if ever.
     pub async fn member_unreached_at(&self, id: i64) -> Result<Option<String>, StoreError> {
         self.ready().await?;
-        let row: Option<(Option<String>,)> =
-            with_pool!(self, p => sqlx::query_as("SELECT member_unreached_at FROM escalations WHERE id = $1").bind(id).fetch_optional(p).await?);
+        let row: Option<(Option<String>,)> = with_pool!(self, p => sqlx::query_as("SELECT member_unreached_at FROM escalations WHERE id = $1").bind(id).fetch_optional(p).await?);
         Ok(row.and_then(|(t,)| t))
     }
 
@@ -151,7 +170,10 @@ impl Store {
             Db::Sqlite(_) => Ok(Some(GatewayLock::Local)),
             Db::Postgres(p) => {
                 let mut conn = p.acquire().await?.detach();
-                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)").bind(GATEWAY_LOCK_KEY).fetch_one(&mut conn).await?;
+                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(GATEWAY_LOCK_KEY)
+                    .fetch_one(&mut conn)
+                    .await?;
                 Ok(got.then_some(GatewayLock::Postgres(conn)))
             }
         }

@@ -27,10 +27,19 @@ pub(crate) type Queue = Arc<std::sync::Mutex<Option<mpsc::Sender<Job>>>>;
 impl Store {
     /// Hands the turn to the group writer and waits for its commit. None when no
     /// writer can take it (no runtime to run one): the caller writes it itself.
-    pub(crate) async fn submit_turn(&self, rec: &TurnRecord) -> Option<Result<Option<i64>, StoreError>> {
+    pub(crate) async fn submit_turn(
+        &self,
+        rec: &TurnRecord,
+    ) -> Option<Result<Option<i64>, StoreError>> {
         let sender = self.writer_queue()?;
         let (done, wait) = oneshot::channel();
-        sender.send(Job { rec: rec.clone(), done }).await.ok()?;
+        sender
+            .send(Job {
+                rec: rec.clone(),
+                done,
+            })
+            .await
+            .ok()?;
         wait.await.ok()
     }
 
@@ -90,11 +99,17 @@ async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 store.note_error(&e);
                 let (class, message) = (e.class(), e.to_string());
                 for j in jobs {
-                    let _ = j.done.send(Err(StoreError::Failed { class, message: message.clone() }));
+                    let _ = j.done.send(Err(StoreError::Failed {
+                        class,
+                        message: message.clone(),
+                    }));
                 }
             }
             Err(e) => {
-                tracing::debug!("a batch of {} turns failed, writing them one by one: {e}", jobs.len());
+                tracing::debug!(
+                    "a batch of {} turns failed, writing them one by one: {e}",
+                    jobs.len()
+                );
                 for j in jobs {
                     let r = store.apply_batch(&[&j.rec]).await.map(|v| v[0]);
                     let _ = j.done.send(r);

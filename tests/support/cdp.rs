@@ -20,7 +20,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// not a skip.
 pub fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(o) = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output() {
+        if let Ok(o) = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {name}"))
+            .output()
+        {
             let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
             if o.status.success() && !p.is_empty() {
                 return Some(PathBuf::from(p));
@@ -96,14 +100,25 @@ impl Browser {
                 }
             }
         });
-        let browser_ws = rx.recv_timeout(WAIT).expect("chromium printed its DevTools address");
-        let port: u16 = browser_ws.trim_start_matches("ws://127.0.0.1:").split('/').next().unwrap().parse().expect("a port");
+        let browser_ws = rx
+            .recv_timeout(WAIT)
+            .expect("chromium printed its DevTools address");
+        let port: u16 = browser_ws
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("a port");
         // the page target opened with about:blank
         let mut page_ws = None;
         for _ in 0..100 {
             if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/json/list")).await {
                 if let Ok(v) = r.json::<Value>().await {
-                    page_ws = v.as_array().and_then(|a| a.iter().find(|t| t["type"] == "page")).and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_string));
+                    page_ws = v
+                        .as_array()
+                        .and_then(|a| a.iter().find(|t| t["type"] == "page"))
+                        .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_string));
                     if page_ws.is_some() {
                         break;
                     }
@@ -112,18 +127,32 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let url = page_ws.expect("chromium has a page target");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("DevTools WebSocket connects");
-        let mut page = Page { ws, next_id: 0, events: Vec::new() };
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("DevTools WebSocket connects");
+        let mut page = Page {
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+        };
         page.call("Page.enable", json!({})).await;
         page.call("Runtime.enable", json!({})).await;
-        Browser { child, _profile: profile, page }
+        Browser {
+            child,
+            _profile: profile,
+            page,
+        }
     }
 }
 
 impl Page {
     async fn recv(&mut self) -> Value {
         loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next()).await.expect("DevTools answered in time").expect("DevTools connection open").expect("DevTools message");
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("DevTools answered in time")
+                .expect("DevTools connection open")
+                .expect("DevTools message");
             if let Message::Text(t) = msg {
                 return serde_json::from_str(&t).expect("DevTools sends JSON");
             }
@@ -134,7 +163,12 @@ impl Page {
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
-        self.ws.send(Message::Text(json!({"id": id, "method": method, "params": params}).to_string())).await.expect("DevTools send");
+        self.ws
+            .send(Message::Text(
+                json!({"id": id, "method": method, "params": params}).to_string(),
+            ))
+            .await
+            .expect("DevTools send");
         loop {
             let v = self.recv().await;
             if v["id"].as_u64() == Some(id) {
@@ -164,7 +198,12 @@ impl Page {
 
     /// Evaluates `js` in the page (promises awaited) and returns its value.
     pub async fn eval(&mut self, js: &str) -> Value {
-        let r = self.call("Runtime.evaluate", json!({"expression": js, "returnByValue": true, "awaitPromise": true})).await;
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
         if let Some(e) = r.get("exceptionDetails") {
             panic!("page script failed: {js}\n{e}");
         }
@@ -198,15 +237,27 @@ impl Page {
     }
 
     pub async fn text(&mut self) -> String {
-        self.eval("document.body.innerText").await.as_str().unwrap_or_default().to_string()
+        self.eval("document.body.innerText")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub async fn html(&mut self) -> String {
-        self.eval("document.documentElement.outerHTML").await.as_str().unwrap_or_default().to_string()
+        self.eval("document.documentElement.outerHTML")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub async fn url(&mut self) -> String {
-        self.eval("location.href").await.as_str().unwrap_or_default().to_string()
+        self.eval("location.href")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Polls `js` (a boolean expression) until it is true; bounded by [`WAIT`].
@@ -223,20 +274,41 @@ impl Page {
 
     /// A full-page PNG at `width` CSS pixels (`mobile` emulates a phone).
     pub async fn screenshot(&mut self, path: &Path, width: u32, mobile: bool) {
-        self.call("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": mobile})).await;
-        let h = self.eval("Math.ceil(document.documentElement.scrollHeight)").await.as_u64().unwrap_or(800).clamp(400, 4000);
-        self.call("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": h, "deviceScaleFactor": 1, "mobile": mobile})).await;
-        let r = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().expect("screenshot data")).expect("base64 PNG");
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+        let h = self
+            .eval("Math.ceil(document.documentElement.scrollHeight)")
+            .await
+            .as_u64()
+            .unwrap_or(800)
+            .clamp(400, 4000);
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": h, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+        let r = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().expect("screenshot data"))
+            .expect("base64 PNG");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap();
         }
         std::fs::write(path, png).unwrap();
-        self.call("Emulation.clearDeviceMetricsOverride", json!({})).await;
+        self.call("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
     }
 
     /// The page's horizontal overflow at the current width (0 = nothing sticks out).
     pub async fn horizontal_overflow(&mut self) -> i64 {
-        self.eval("document.documentElement.scrollWidth - document.documentElement.clientWidth").await.as_i64().unwrap_or(0)
+        self.eval("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await
+            .as_i64()
+            .unwrap_or(0)
     }
 }

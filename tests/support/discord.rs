@@ -71,7 +71,14 @@ pub fn user(id: u64, name: &str, bot: bool) -> Value {
     json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": null, "avatar": null, "bot": bot})
 }
 
-pub fn message(id: u64, channel: u64, guild: Option<u64>, author: Value, content: &str, mentions: Vec<Value>) -> Value {
+pub fn message(
+    id: u64,
+    channel: u64,
+    guild: Option<u64>,
+    author: Value,
+    content: &str,
+    mentions: Vec<Value>,
+) -> Value {
     let mut v = json!({
         "id": id.to_string(), "channel_id": channel.to_string(), "author": author, "content": content,
         "timestamp": "2026-01-05T01:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
@@ -105,7 +112,11 @@ impl MockDiscord {
     }
 
     async fn start_with(bot_gateway_only: bool) -> MockDiscord {
-        let inner = Arc::new(Inner { next_id: AtomicU64::new(10_000), bot_gateway_only, ..Inner::default() });
+        let inner = Arc::new(Inner {
+            next_id: AtomicU64::new(10_000),
+            bot_gateway_only,
+            ..Inner::default()
+        });
         let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         *inner.gateway_url.lock().unwrap() = format!("ws://{}", ws.local_addr().unwrap());
         tokio::spawn(gateway(ws, inner.clone()));
@@ -113,7 +124,10 @@ impl MockDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        MockDiscord { base: format!("http://{addr}"), inner }
+        MockDiscord {
+            base: format!("http://{addr}"),
+            inner,
+        }
     }
 
     pub fn calls(&self) -> Vec<RestCall> {
@@ -135,7 +149,10 @@ impl MockDiscord {
     /// Sends a dispatch event on the current gateway connection.
     pub fn dispatch(&self, t: &str, d: Value) {
         let conn = self.inner.conn.lock().unwrap();
-        conn.as_ref().expect("a gateway connection").send(Cmd::Dispatch(t.to_string(), d)).expect("connection alive");
+        conn.as_ref()
+            .expect("a gateway connection")
+            .send(Cmd::Dispatch(t.to_string(), d))
+            .expect("connection alive");
     }
 
     /// Closes the gateway connection as Discord does on a server-side error (4000).
@@ -178,22 +195,36 @@ impl MockDiscord {
     /// Messages the bot posted in `channel` (POST channels/{channel}/messages bodies).
     pub fn posts_in(&self, channel: u64) -> Vec<Value> {
         let path = format!("channels/{channel}/messages");
-        self.calls().into_iter().filter(|c| c.method == "POST" && c.path == path).map(|c| c.body).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "POST" && c.path == path)
+            .map(|c| c.body)
+            .collect()
     }
 
     pub async fn wait_posts_in(&self, channel: u64, n: usize) -> Vec<Value> {
         let path = format!("channels/{channel}/messages");
-        self.wait_for(&format!("{n} post(s) in {channel}"), |c| c.iter().filter(|c| c.method == "POST" && c.path == path).count() >= n).await;
+        self.wait_for(&format!("{n} post(s) in {channel}"), |c| {
+            c.iter()
+                .filter(|c| c.method == "POST" && c.path == path)
+                .count()
+                >= n
+        })
+        .await;
         self.posts_in(channel)
     }
 }
 
 async fn gateway(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
         let inner = inner.clone();
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
             inner.connections.fetch_add(1, Ordering::SeqCst);
             let (tx, mut rx) = mpsc::unbounded_channel();
             *inner.conn.lock().unwrap() = Some(tx);
@@ -251,16 +282,40 @@ async fn gateway(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
     }
 }
 
-async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn rest(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().trim_start_matches("/api/v10/").to_string();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    inner.calls.lock().unwrap().push(RestCall { method: method.to_string(), path: path.clone(), auth, body: body.clone() });
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    inner.calls.lock().unwrap().push(RestCall {
+        method: method.to_string(),
+        path: path.clone(),
+        auth,
+        body: body.clone(),
+    });
     let seg: Vec<&str> = path.split('/').collect();
     let id = |s: &str| s.parse::<u64>().unwrap_or(0);
     let new_id = || inner.next_id.fetch_add(1, Ordering::SeqCst);
     let content = body["content"].as_str().unwrap_or("").to_string();
-    let bot_message = |channel: u64| Json(message(new_id(), channel, None, user(BOT_ID, "madoguchi", true), &content, vec![])).into_response();
+    let bot_message = |channel: u64| {
+        Json(message(
+            new_id(),
+            channel,
+            None,
+            user(BOT_ID, "madoguchi", true),
+            &content,
+            vec![],
+        ))
+        .into_response()
+    };
     match (method.as_str(), seg.as_slice()) {
         ("GET", ["gateway"]) if !inner.bot_gateway_only => Json(json!({"url": *inner.gateway_url.lock().unwrap()})).into_response(),
         ("GET", ["gateway", "bot"]) => Json(json!({"url": *inner.gateway_url.lock().unwrap(), "shards": 1,
@@ -303,7 +358,13 @@ pub fn slash_command(id: u64, channel: u64, member: Value, question: &str) -> Va
 }
 
 /// An INTERACTION_CREATE payload for a button press on `message`.
-pub fn button_press(id: u64, channel: u64, presser: Value, custom_id: &str, message: Value) -> Value {
+pub fn button_press(
+    id: u64,
+    channel: u64,
+    presser: Value,
+    custom_id: &str,
+    message: Value,
+) -> Value {
     json!({
         "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 3, "token": format!("tok-{id}"),
         "data": {"custom_id": custom_id, "component_type": 2},

@@ -33,7 +33,10 @@ pub const MATTERMOST_TOKEN: &str = "mm-test-token";
 /// The bot is built once per test binary (lindera + training take a moment).
 pub fn bot() -> Arc<Bot> {
     static BOT: OnceLock<Arc<Bot>> = OnceLock::new();
-    BOT.get_or_init(|| Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds"))).clone()
+    BOT.get_or_init(|| {
+        Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds"))
+    })
+    .clone()
 }
 
 /// One recorded call to the mock Slack API (`method` = `chat.postMessage`, or
@@ -67,14 +70,20 @@ async fn socket_server(listener: tokio::net::TcpListener, side: Arc<SocketSide>)
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
         let side = side.clone();
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
-            side.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
+            side.connections
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
             *side.conn.lock().unwrap() = Some(tx);
-            let hello = json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}});
+            let hello =
+                json!({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}});
             if ws.send(Message::Text(hello.to_string())).await.is_err() {
                 return;
             }
@@ -100,7 +109,10 @@ impl MockSlack {
     /// Socket Mode: sends a frame on the current connection.
     pub fn socket_send(&self, frame: Value) {
         let conn = self.socket.conn.lock().unwrap();
-        conn.as_ref().expect("a Socket Mode connection").send(Some(frame.to_string())).expect("connection alive");
+        conn.as_ref()
+            .expect("a Socket Mode connection")
+            .send(Some(frame.to_string()))
+            .expect("connection alive");
     }
 
     /// Socket Mode: drops the current connection (no close frame).
@@ -111,7 +123,9 @@ impl MockSlack {
     }
 
     pub fn socket_connections(&self) -> usize {
-        self.socket.connections.load(std::sync::atomic::Ordering::SeqCst)
+        self.socket
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn acks(&self) -> Vec<Value> {
@@ -132,12 +146,19 @@ impl MockSlack {
     /// Waits (bounded) for the acknowledgement of `envelope_id`.
     pub async fn wait_ack(&self, envelope_id: &str) -> Value {
         for _ in 0..300 {
-            if let Some(a) = self.acks().into_iter().find(|a| a["envelope_id"] == envelope_id) {
+            if let Some(a) = self
+                .acks()
+                .into_iter()
+                .find(|a| a["envelope_id"] == envelope_id)
+            {
                 return a;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("envelope {envelope_id} never acknowledged; acks: {:#?}", self.acks());
+        panic!(
+            "envelope {envelope_id} never acknowledged; acks: {:#?}",
+            self.acks()
+        );
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -145,7 +166,11 @@ impl MockSlack {
     }
 
     pub fn posts(&self) -> Vec<Value> {
-        self.calls().into_iter().filter(|c| c.method == "chat.postMessage").map(|c| c.body).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .map(|c| c.body)
+            .collect()
     }
 
     /// Waits (bounded: up to ~20 s) until `pred` holds for the recorded calls.
@@ -162,22 +187,50 @@ impl MockSlack {
 
     /// Waits for a chat.postMessage in `channel` (and thread, when given).
     pub async fn wait_for_post(&self, channel: &str, thread_ts: Option<&str>) -> Value {
-        let matches = |b: &Value| b["channel"] == channel && thread_ts.is_none_or(|t| b["thread_ts"] == t);
-        let calls = self.wait_for(&format!("a post in {channel} {thread_ts:?}"), |calls| calls.iter().any(|c| c.method == "chat.postMessage" && matches(&c.body))).await;
-        calls.into_iter().find(|c| c.method == "chat.postMessage" && matches(&c.body)).unwrap().body
+        let matches =
+            |b: &Value| b["channel"] == channel && thread_ts.is_none_or(|t| b["thread_ts"] == t);
+        let calls = self
+            .wait_for(&format!("a post in {channel} {thread_ts:?}"), |calls| {
+                calls
+                    .iter()
+                    .any(|c| c.method == "chat.postMessage" && matches(&c.body))
+            })
+            .await;
+        calls
+            .into_iter()
+            .find(|c| c.method == "chat.postMessage" && matches(&c.body))
+            .unwrap()
+            .body
     }
 }
 
-async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, headers: HeaderMap, raw: axum::body::Bytes) -> axum::response::Response {
+async fn mock_method(
+    State(m): State<MockSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     // JSON bodies (chat.postMessage) or forms (users.info)
     let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-        Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+        Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
     });
     if method == "users.info" {
-        m.calls.lock().unwrap().push(Call { method, auth, body: body.clone() });
+        m.calls.lock().unwrap().push(Call {
+            method,
+            auth,
+            body: body.clone(),
+        });
         return Json(match body["user"].as_str() {
             Some("USTAFF") => json!({"ok": true, "user": {"id": "USTAFF", "name": "suzuki", "real_name": "鈴木 花子", "profile": {"display_name": "鈴木", "real_name": "鈴木 花子"}}}),
             _ => json!({"ok": false, "error": "user_not_found"}),
@@ -185,8 +238,13 @@ async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, hea
         .into_response();
     }
     if method == "chat.postMessage" && m.fail_posts.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-        m.fail_posts.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        m.calls.lock().unwrap().push(Call { method: "failed.chat.postMessage".into(), auth, body });
+        m.fail_posts
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        m.calls.lock().unwrap().push(Call {
+            method: "failed.chat.postMessage".into(),
+            auth,
+            body,
+        });
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     if method == "apps.connections.open" {
@@ -200,23 +258,47 @@ async fn mock_method(State(m): State<MockSlack>, Path(method): Path<String>, hea
 }
 
 async fn mock_response(State(m): State<MockSlack>, Json(body): Json<Value>) -> &'static str {
-    m.calls.lock().unwrap().push(Call { method: "response".into(), auth: None, body });
+    m.calls.lock().unwrap().push(Call {
+        method: "response".into(),
+        auth: None,
+        body,
+    });
     "ok"
 }
 
 /// Mattermost's `POST /api/v4/posts` (same mock server: `MATTERMOST_URL` = its root).
-async fn mock_mattermost_post(State(m): State<MockSlack>, headers: HeaderMap, Json(body): Json<Value>) -> (axum::http::StatusCode, Json<Value>) {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn mock_mattermost_post(
+    State(m): State<MockSlack>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut calls = m.calls.lock().unwrap();
-    calls.push(Call { method: "mattermost.posts".into(), auth, body: body.clone() });
+    calls.push(Call {
+        method: "mattermost.posts".into(),
+        auth,
+        body: body.clone(),
+    });
     let id = format!("mmpost{}", calls.len());
-    (axum::http::StatusCode::CREATED, Json(json!({"id": id, "channel_id": body["channel_id"], "root_id": body["root_id"], "message": body["message"]})))
+    (
+        axum::http::StatusCode::CREATED,
+        Json(
+            json!({"id": id, "channel_id": body["channel_id"], "root_id": body["root_id"], "message": body["message"]}),
+        ),
+    )
 }
 
 /// Mattermost's `GET /api/v4/posts/{id}`: posts named `…-reply-…` are replies in the
 /// thread of `mm-root`; others are roots.
 async fn mock_mattermost_get_post(Path(id): Path<String>) -> Json<Value> {
-    let root = if id.contains("-reply-") { "mm-root" } else { "" };
+    let root = if id.contains("-reply-") {
+        "mm-root"
+    } else {
+        ""
+    };
     Json(json!({"id": id, "root_id": root}))
 }
 
@@ -227,7 +309,10 @@ pub async fn spawn_mock() -> (MockSlack, SocketAddr) {
     tokio::spawn(socket_server(ws, mock.socket.clone()));
     let app = Router::new()
         .route("/api/v4/posts", post(mock_mattermost_post))
-        .route("/api/v4/posts/:id", axum::routing::get(mock_mattermost_get_post))
+        .route(
+            "/api/v4/posts/:id",
+            axum::routing::get(mock_mattermost_get_post),
+        )
         .route("/api/:method", post(mock_method))
         .route("/response", post(mock_response))
         .with_state(mock.clone());
@@ -260,7 +345,14 @@ impl TestApp {
     }
 
     /// POSTs a body signed the way Slack signs it, `age_secs` in the past.
-    pub async fn post_slack(&self, path: &str, body: &str, content_type: &str, age_secs: i64, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_slack(
+        &self,
+        path: &str,
+        body: &str,
+        content_type: &str,
+        age_secs: i64,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
         let sig = sign(&Secret::new(SIGNING_SECRET), &ts, body.as_bytes());
         let mut req = self
@@ -277,11 +369,24 @@ impl TestApp {
     }
 
     pub async fn post_event(&self, event: Value) -> reqwest::Response {
-        self.post_slack("/slack/events", &event.to_string(), "application/json", 0, &[]).await
+        self.post_slack(
+            "/slack/events",
+            &event.to_string(),
+            "application/json",
+            0,
+            &[],
+        )
+        .await
     }
 
     pub async fn post_message(&self, body: Value) -> reqwest::Response {
-        self.client.post(self.url("/v1/messages")).bearer_auth(&self.api_key).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url("/v1/messages"))
+            .bearer_auth(&self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Graceful shutdown, as on SIGTERM; returns once everything accepted is done.
@@ -306,7 +411,9 @@ pub fn app_mention(channel: &str, ts: &str, user: &str, text: &str) -> Value {
 
 /// Monday 10:00 JST: the hotline is open (answers do not depend on the real clock).
 pub fn clock() -> Arc<dyn Clock> {
-    Arc::new(FixedClock(chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").unwrap()))
+    Arc::new(FixedClock(
+        chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00+09:00").unwrap(),
+    ))
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -322,17 +429,27 @@ pub async fn spawn_app_limited(limits: madoguchi::server::Limits) -> TestApp {
     spawn_app_full(|_| {}, limits).await
 }
 
-pub async fn spawn_app_full(tweak: impl FnOnce(&mut Config), limits: madoguchi::server::Limits) -> TestApp {
+pub async fn spawn_app_full(
+    tweak: impl FnOnce(&mut Config),
+    limits: madoguchi::server::Limits,
+) -> TestApp {
     spawn_app_on(None, spawn_mock().await, tweak, limits).await
 }
 
 /// On a given database (e.g. one PostgreSQL database shared by two replicas) and Slack
 /// mock; `None` = a fresh SQLite file.
-pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockSlack, SocketAddr), tweak: impl FnOnce(&mut Config), limits: madoguchi::server::Limits) -> TestApp {
+pub async fn spawn_app_on(
+    store: Option<StoreConfig>,
+    (slack, mock_addr): (MockSlack, SocketAddr),
+    tweak: impl FnOnce(&mut Config),
+    limits: madoguchi::server::Limits,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store.unwrap_or_else(|| StoreConfig::sqlite(dir.path().join("madoguchi.db")));
     store.spool_path = Some(dir.path().join("spool.jsonl"));
-    let service = Service::build(bot(), store, clock()).await.expect("service builds");
+    let service = Service::build(bot(), store, clock())
+        .await
+        .expect("service builds");
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         poll_interval: Duration::from_millis(100),
@@ -343,7 +460,11 @@ pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockS
             staff_channel: Some(STAFF_CHANNEL.into()),
             api_base: format!("http://{mock_addr}/api"),
         }),
-        mattermost: Some(MattermostConfig { token: Secret::new(MATTERMOST_TOKEN), bot_token: None, url: None }),
+        mattermost: Some(MattermostConfig {
+            token: Secret::new(MATTERMOST_TOKEN),
+            bot_token: None,
+            url: None,
+        }),
         ..Config::default()
     };
     tweak(&mut config);
@@ -351,7 +472,11 @@ pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockS
     let accounts = madoguchi::accounts::Accounts::new(service.store().clone());
     let mut api_key = None;
     for i in 1..100 {
-        let name = if i == 1 { "test".to_string() } else { format!("test{i}") };
+        let name = if i == 1 {
+            "test".to_string()
+        } else {
+            format!("test{i}")
+        };
         match accounts.add_api_key(&name, clock().now()).await {
             Ok(k) => {
                 api_key = Some(k);
@@ -362,11 +487,24 @@ pub async fn spawn_app_on(store: Option<StoreConfig>, (slack, mock_addr): (MockS
         }
     }
     let api_key = api_key.expect("a free API key name");
-    let app = Application::build_with(config, service.clone()).await.expect("app builds").with_limits(limits);
+    let app = Application::build_with(config, service.clone())
+        .await
+        .expect("app builds")
+        .with_limits(limits);
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), slack, mock_addr, service, api_key, stop: Some(tx), handle: Some(handle), dir }
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        slack,
+        mock_addr,
+        service,
+        api_key,
+        stop: Some(tx),
+        handle: Some(handle),
+        dir,
+    }
 }

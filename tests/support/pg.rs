@@ -15,7 +15,12 @@ pub struct PgDb {
 
 impl PgDb {
     pub async fn create() -> Option<PgDb> {
-        let mut admin = match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(ADMIN_URL)).await {
+        let mut admin = match tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(ADMIN_URL),
+        )
+        .await
+        {
             Ok(Ok(c)) => c,
             _ => {
                 if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
@@ -26,9 +31,20 @@ impl PgDb {
             }
         };
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let name = format!("madoguchi_chan_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, SEQ.fetch_add(1, Ordering::SeqCst));
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!(
+            "madoguchi_chan_{}_{}_{}",
+            std::process::id(),
+            nanos % 1_000_000_000_000,
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
         Some(PgDb { name })
     }
 
@@ -41,10 +57,15 @@ impl Drop for PgDb {
     fn drop(&mut self) {
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(ADMIN_URL).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
                 }
             })
         })

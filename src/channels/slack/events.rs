@@ -39,13 +39,19 @@ pub fn clean_incoming(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").trim().to_string()
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Envelope {
-    UrlVerification { challenge: String },
+    UrlVerification {
+        challenge: String,
+    },
     EventCallback {
         /// Missing in some stand-ins: then only the message key de-duplicates.
         #[serde(default)]
@@ -74,12 +80,25 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventAction {
     /// A member asked something: answer in `target`.
-    Member { inbound: Inbound, target: Target, message_key: String },
+    Member {
+        inbound: Inbound,
+        target: Target,
+        message_key: String,
+    },
     /// A message in a channel thread without a mention: a member's follow-up if
     /// madoguchi answered in that thread.
-    ThreadFollowUp { inbound: Inbound, target: Target, message_key: String },
+    ThreadFollowUp {
+        inbound: Inbound,
+        target: Target,
+        message_key: String,
+    },
     /// Staff wrote in an escalation's thread in the staff channel.
-    StaffReply { thread_ts: String, staff: String, text: String, message_key: String },
+    StaffReply {
+        thread_ts: String,
+        staff: String,
+        text: String,
+        message_key: String,
+    },
     Ignore(&'static str),
 }
 
@@ -99,24 +118,53 @@ pub fn classify_event(ev: &Event, staff_channel: Option<&str>) -> EventAction {
     let message_key = format!("{channel}:{ts}");
     if Some(channel.as_str()) == staff_channel {
         return match &ev.thread_ts {
-            Some(thread) if thread != ts && matches!(ev.kind.as_str(), "message" | "app_mention") => {
+            Some(thread)
+                if thread != ts && matches!(ev.kind.as_str(), "message" | "app_mention") =>
+            {
                 if text.is_empty() {
                     EventAction::Ignore("empty staff reply")
                 } else {
-                    EventAction::StaffReply { thread_ts: thread.clone(), staff: user.clone(), text, message_key }
+                    EventAction::StaffReply {
+                        thread_ts: thread.clone(),
+                        staff: user.clone(),
+                        text,
+                        message_key,
+                    }
                 }
             }
             _ => EventAction::Ignore("top-level message in the staff channel"),
         };
     }
-    let target = Target { channel: channel.clone(), thread_ts: Some(ev.thread_ts.clone().unwrap_or_else(|| ts.clone())) };
-    let inbound = Inbound { channel: ChannelKind::Slack, user: user.clone(), conversation: target.conversation(), text };
+    let target = Target {
+        channel: channel.clone(),
+        thread_ts: Some(ev.thread_ts.clone().unwrap_or_else(|| ts.clone())),
+    };
+    let inbound = Inbound {
+        channel: ChannelKind::Slack,
+        user: user.clone(),
+        conversation: target.conversation(),
+        text,
+    };
     match ev.kind.as_str() {
-        "app_mention" => EventAction::Member { inbound, target, message_key },
-        "message" if ev.channel_type.as_deref() == Some("im") => EventAction::Member { inbound, target, message_key },
+        "app_mention" => EventAction::Member {
+            inbound,
+            target,
+            message_key,
+        },
+        "message" if ev.channel_type.as_deref() == Some("im") => EventAction::Member {
+            inbound,
+            target,
+            message_key,
+        },
         // a reply without a mention in a channel thread: answered only in threads
         // madoguchi is already talking in (checked by the handler)
-        "message" if ev.thread_ts.as_ref().is_some_and(|t| t != ts) => EventAction::ThreadFollowUp { inbound, target, message_key },
+        "message" if ev.thread_ts.as_ref().is_some_and(|t| t != ts) => {
+            EventAction::ThreadFollowUp {
+                inbound,
+                target,
+                message_key,
+            }
+        }
         _ => EventAction::Ignore("not a mention or direct message"),
     }
 }
@@ -189,10 +237,21 @@ pub enum StaffOp {
 pub enum InteractionAct {
     /// A choice button: its value is the member's next message. Ephemeral messages
     /// (slash-command answers) are answered through `response_url`.
-    Choice { inbound: Inbound, target: Target, response_url: Option<String> },
+    Choice {
+        inbound: Inbound,
+        target: Target,
+        response_url: Option<String>,
+    },
     /// `staff` is the Slack user id (the same identity a thread reply carries, so the
     /// one who claims can reply); `display` is for notices.
-    Staff { op: StaffOp, escalation_id: i64, staff: String, display: String, channel: String, message_ts: Option<String> },
+    Staff {
+        op: StaffOp,
+        escalation_id: i64,
+        staff: String,
+        display: String,
+        channel: String,
+        message_ts: Option<String>,
+    },
     Ignore(&'static str),
 }
 
@@ -203,27 +262,59 @@ pub fn classify_interaction(i: &Interaction, staff_channel: Option<&str>) -> Int
     let Some(action) = i.actions.first() else {
         return InteractionAct::Ignore("no action");
     };
-    let channel = i.channel.as_ref().map(|c| c.id.clone()).or_else(|| i.container.as_ref().and_then(|c| c.channel_id.clone()));
+    let channel = i
+        .channel
+        .as_ref()
+        .map(|c| c.id.clone())
+        .or_else(|| i.container.as_ref().and_then(|c| c.channel_id.clone()));
     let Some(channel) = channel else {
         return InteractionAct::Ignore("no channel");
     };
-    let message_ts = i.message.as_ref().and_then(|m| m.ts.clone()).or_else(|| i.container.as_ref().and_then(|c| c.message_ts.clone()));
+    let message_ts = i
+        .message
+        .as_ref()
+        .and_then(|m| m.ts.clone())
+        .or_else(|| i.container.as_ref().and_then(|c| c.message_ts.clone()));
     if action.action_id == CLAIM_ACTION || action.action_id == RESOLVE_ACTION {
         if Some(channel.as_str()) != staff_channel {
             return InteractionAct::Ignore("staff button outside the staff channel");
         }
-        let Some(id) = action.value.as_deref().and_then(|v| v.trim().parse::<i64>().ok()) else {
+        let Some(id) = action
+            .value
+            .as_deref()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        else {
             return InteractionAct::Ignore("staff button without an escalation id");
         };
-        let display = i.user.username.clone().or_else(|| i.user.name.clone()).unwrap_or_else(|| i.user.id.clone());
-        let op = if action.action_id == CLAIM_ACTION { StaffOp::Claim } else { StaffOp::Resolve };
-        return InteractionAct::Staff { op, escalation_id: id, staff: i.user.id.clone(), display, channel, message_ts };
+        let display = i
+            .user
+            .username
+            .clone()
+            .or_else(|| i.user.name.clone())
+            .unwrap_or_else(|| i.user.id.clone());
+        let op = if action.action_id == CLAIM_ACTION {
+            StaffOp::Claim
+        } else {
+            StaffOp::Resolve
+        };
+        return InteractionAct::Staff {
+            op,
+            escalation_id: id,
+            staff: i.user.id.clone(),
+            display,
+            channel,
+            message_ts,
+        };
     }
     if action.action_id.starts_with(CHOICE_ACTION_PREFIX) {
         let Some(value) = action.value.clone().filter(|v| !v.trim().is_empty()) else {
             return InteractionAct::Ignore("choice without a value");
         };
-        let ephemeral = i.container.as_ref().map(|c| c.is_ephemeral).unwrap_or(false);
+        let ephemeral = i
+            .container
+            .as_ref()
+            .map(|c| c.is_ephemeral)
+            .unwrap_or(false);
         let thread_ts = if ephemeral {
             None
         } else {
@@ -234,8 +325,21 @@ pub fn classify_interaction(i: &Interaction, staff_channel: Option<&str>) -> Int
                 .or(message_ts)
         };
         let target = Target { channel, thread_ts };
-        let inbound = Inbound { channel: ChannelKind::Slack, user: i.user.id.clone(), conversation: target.conversation(), text: value };
-        return InteractionAct::Choice { inbound, target, response_url: if ephemeral { i.response_url.clone() } else { None } };
+        let inbound = Inbound {
+            channel: ChannelKind::Slack,
+            user: i.user.id.clone(),
+            conversation: target.conversation(),
+            text: value,
+        };
+        return InteractionAct::Choice {
+            inbound,
+            target,
+            response_url: if ephemeral {
+                i.response_url.clone()
+            } else {
+                None
+            },
+        };
     }
     InteractionAct::Ignore("unknown action")
 }

@@ -66,9 +66,13 @@ pub struct SlackState {
 
 impl SlackState {
     pub fn new(cfg: SlackConfig) -> SlackState {
-        SlackState { api: SlackApi::new(&cfg), cfg, seen: Seen::default(), threads: Seen::default() }
+        SlackState {
+            api: SlackApi::new(&cfg),
+            cfg,
+            seen: Seen::default(),
+            threads: Seen::default(),
+        }
     }
-
 }
 
 /// How long a shared de-duplication look-up may take before the process decides alone.
@@ -89,7 +93,15 @@ impl Ctx {
         if !self.slack.seen.first(key) {
             return false;
         }
-        match tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().first_seen(&format!("slack:{key}"))).await {
+        match tokio::time::timeout(
+            SHARED_LOOKUP,
+            self.shared
+                .service
+                .store()
+                .first_seen(&format!("slack:{key}")),
+        )
+        .await
+        {
             Ok(Ok(first)) => first,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "shared de-duplication unavailable; deciding in this process");
@@ -107,7 +119,14 @@ impl Ctx {
         if target.thread_ts.is_some() {
             let key = format!("thread:{}", target.conversation());
             self.slack.threads.first(&key);
-            let _ = tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().first_seen(&format!("slack:{key}"))).await;
+            let _ = tokio::time::timeout(
+                SHARED_LOOKUP,
+                self.shared
+                    .service
+                    .store()
+                    .first_seen(&format!("slack:{key}")),
+            )
+            .await;
         }
     }
 
@@ -120,7 +139,17 @@ impl Ctx {
         if !self.slack.threads.first_peek(&key) {
             return true;
         }
-        matches!(tokio::time::timeout(SHARED_LOOKUP, self.shared.service.store().was_seen(&format!("slack:{key}"))).await, Ok(Ok(true)))
+        matches!(
+            tokio::time::timeout(
+                SHARED_LOOKUP,
+                self.shared
+                    .service
+                    .store()
+                    .was_seen(&format!("slack:{key}"))
+            )
+            .await,
+            Ok(Ok(true))
+        )
     }
 }
 
@@ -133,9 +162,18 @@ pub fn routes(shared: Shared, slack: Arc<SlackState>) -> Router {
 }
 
 /// The raw body of a request whose Slack signature checks out.
-fn verified_body(ctx: &Ctx, headers: &HeaderMap, body: Result<RawBody, ApiError>) -> Result<axum::body::Bytes, ApiError> {
+fn verified_body(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<axum::body::Bytes, ApiError> {
     let RawBody(body) = body?;
-    let secret = ctx.slack.cfg.signing_secret.as_ref().ok_or_else(|| ApiError::unauthorized("SLACK_SIGNING_SECRET is not set"))?;
+    let secret = ctx
+        .slack
+        .cfg
+        .signing_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("SLACK_SIGNING_SECRET is not set"))?;
     verify(secret, headers, &body, now_unix()).map_err(|e| {
         tracing::warn!(error = %e, "rejected a Slack request");
         ApiError::unauthorized(e.to_string())
@@ -143,16 +181,30 @@ fn verified_body(ctx: &Ctx, headers: &HeaderMap, body: Result<RawBody, ApiError>
     Ok(body)
 }
 
-async fn events(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
+async fn events(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
     let env: Envelope = match serde_json::from_slice(&body) {
         Ok(e) => e,
-        Err(e) => return ApiError::bad_request("invalid_json", format!("not a Slack event envelope: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::bad_request(
+                "invalid_json",
+                format!("not a Slack event envelope: {e}"),
+            )
+            .into_response()
+        }
     };
-    let retry = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string();
+    let retry = headers
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
     match on_envelope(&ctx, env, &retry).await {
         EventAck::Challenge(challenge) => Json(json!({ "challenge": challenge })).into_response(),
         EventAck::Duplicate => ([("x-slack-no-retry", "1")], StatusCode::OK).into_response(),
@@ -183,22 +235,43 @@ pub async fn on_envelope(ctx: &Ctx, env: Envelope, retry: &str) -> EventAck {
             let action = classify_event(&event, ctx.slack.cfg.staff_channel.as_deref());
             match action {
                 EventAction::Ignore(why) => tracing::debug!(%event_id, why, "Slack event ignored"),
-                EventAction::ThreadFollowUp { inbound, target, message_key } => {
-                    if ctx.is_our_thread(&target).await && ctx.first(&format!("msg:{message_key}")).await {
+                EventAction::ThreadFollowUp {
+                    inbound,
+                    target,
+                    message_key,
+                } => {
+                    if ctx.is_our_thread(&target).await
+                        && ctx.first(&format!("msg:{message_key}")).await
+                    {
                         let c = ctx.clone();
-                        ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, None).await });
+                        ctx.shared
+                            .tasks
+                            .spawn(async move { answer_member(&c, inbound, target, None).await });
                     }
                 }
-                EventAction::Member { inbound, target, message_key } => {
+                EventAction::Member {
+                    inbound,
+                    target,
+                    message_key,
+                } => {
                     if ctx.first(&format!("msg:{message_key}")).await {
                         let c = ctx.clone();
-                        ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, None).await });
+                        ctx.shared
+                            .tasks
+                            .spawn(async move { answer_member(&c, inbound, target, None).await });
                     }
                 }
-                EventAction::StaffReply { thread_ts, staff, text, message_key } => {
+                EventAction::StaffReply {
+                    thread_ts,
+                    staff,
+                    text,
+                    message_key,
+                } => {
                     if ctx.first(&format!("msg:{message_key}")).await {
                         let c = ctx.clone();
-                        ctx.shared.tasks.spawn(async move { relay_staff_reply(&c, &thread_ts, &staff, &text).await });
+                        ctx.shared.tasks.spawn(async move {
+                            relay_staff_reply(&c, &thread_ts, &staff, &text).await
+                        });
                     }
                 }
             }
@@ -226,10 +299,23 @@ async fn answer_member(ctx: &Ctx, inbound: Inbound, target: Target, response_url
     }
     // given up: staff must know the member never got the answer (the hotline included)
     let (user, conversation) = who;
-    match ctx.shared.service.store().mark_member_unreached(ChannelKind::Slack, &user, &conversation).await {
-        Ok(Some(id)) => tracing::error!(escalation = id, "the member's answer could not be delivered; recorded on the escalation"),
-        Ok(None) => tracing::error!("the member's answer could not be delivered (no escalation to record it on)"),
-        Err(e) => tracing::error!(error = %e, "the member's answer could not be delivered, nor recorded"),
+    match ctx
+        .shared
+        .service
+        .store()
+        .mark_member_unreached(ChannelKind::Slack, &user, &conversation)
+        .await
+    {
+        Ok(Some(id)) => tracing::error!(
+            escalation = id,
+            "the member's answer could not be delivered; recorded on the escalation"
+        ),
+        Ok(None) => tracing::error!(
+            "the member's answer could not be delivered (no escalation to record it on)"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "the member's answer could not be delivered, nor recorded")
+        }
     }
 }
 
@@ -262,12 +348,16 @@ async fn deliver(ctx: &Ctx, mut msg: Value, response_url: Option<&str>) -> bool 
             Ok(()) => return true,
             // a refusal (bad channel, not in channel…) will not change: do not insist
             Err(e @ super::api::SlackApiError::NotOk(_)) => {
-                ctx.shared.metrics.observe_delivery_failure(ChannelKind::Slack);
+                ctx.shared
+                    .metrics
+                    .observe_delivery_failure(ChannelKind::Slack);
                 tracing::error!(error = %e, "Slack refused the answer");
                 return false;
             }
             Err(e) => {
-                ctx.shared.metrics.observe_delivery_failure(ChannelKind::Slack);
+                ctx.shared
+                    .metrics
+                    .observe_delivery_failure(ChannelKind::Slack);
                 tracing::warn!(error = %e, "could not post the answer to Slack (will retry)");
             }
         }
@@ -277,20 +367,38 @@ async fn deliver(ctx: &Ctx, mut msg: Value, response_url: Option<&str>) -> bool 
 
 async fn relay_staff_reply(ctx: &Ctx, thread_ts: &str, staff: &str, text: &str) {
     let service = &ctx.shared.service;
-    let Some(staff_channel) = ctx.slack.cfg.staff_channel.clone() else { return };
+    let Some(staff_channel) = ctx.slack.cfg.staff_channel.clone() else {
+        return;
+    };
     let notice = match service.escalation_by_staff_ref(&staff_ref(thread_ts)).await {
-        Ok(Some(esc)) => match service.staff_reply(esc.id, &Shared::staff_name(ChannelKind::Slack, staff), text).await {
+        Ok(Some(esc)) => match service
+            .staff_reply(esc.id, &Shared::staff_name(ChannelKind::Slack, staff), text)
+            .await
+        {
             Ok(item) => {
                 ctx.shared.wake.notify_one();
                 let name = ctx.slack.api.display_name(staff).await;
-                format!("{name} さんの返信を #{} の利用者へ送信します（{}）。", esc.id, item.channel.as_str())
+                format!(
+                    "{name} さんの返信を #{} の利用者へ送信します（{}）。",
+                    esc.id,
+                    item.channel.as_str()
+                )
             }
-            Err(e) => format!("送信できませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
+            Err(e) => format!(
+                "送信できませんでした: {}",
+                ctx.slack.api.humanize(&e.to_string()).await
+            ),
         },
         Ok(None) => return, // a thread that is not an escalation post: ordinary staff chat
         Err(e) => format!("送信できませんでした: {e}"),
     };
-    let msg = text_message(&notice, &Target { channel: staff_channel, thread_ts: Some(thread_ts.to_string()) });
+    let msg = text_message(
+        &notice,
+        &Target {
+            channel: staff_channel,
+            thread_ts: Some(thread_ts.to_string()),
+        },
+    );
     if let Err(e) = ctx.slack.api.post_message(&msg).await {
         tracing::warn!(error = %e, "could not confirm a staff reply in Slack");
     }
@@ -301,14 +409,21 @@ pub fn staff_ref(ts: &str) -> String {
     format!("slack:{ts}")
 }
 
-async fn commands(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
+async fn commands(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
     let cmd: Command = match serde_urlencoded::from_bytes(&body) {
         Ok(c) => c,
-        Err(e) => return ApiError::bad_request("invalid_form", format!("not a Slack slash command: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::bad_request("invalid_form", format!("not a Slack slash command: {e}"))
+                .into_response()
+        }
     };
     Json(on_command(&ctx, cmd).await).into_response()
 }
@@ -330,8 +445,16 @@ pub async fn on_command(ctx: &Ctx, cmd: Command) -> Value {
             return json!({"response_type": "ephemeral", "text": "確認しています…"});
         }
     }
-    let target = Target { channel: cmd.channel_id.clone(), thread_ts: None };
-    let inbound = Inbound { channel: ChannelKind::Slack, user: cmd.user_id.clone(), conversation: target.conversation(), text };
+    let target = Target {
+        channel: cmd.channel_id.clone(),
+        thread_ts: None,
+    };
+    let inbound = Inbound {
+        channel: ChannelKind::Slack,
+        user: cmd.user_id.clone(),
+        conversation: target.conversation(),
+        text,
+    };
     let c = ctx.clone();
     let response_url = cmd.response_url.clone();
     ctx.shared.tasks.spawn(async move {
@@ -339,7 +462,10 @@ pub async fn on_command(ctx: &Ctx, cmd: Command) -> Value {
             Some(url) => answer_member(&c, inbound, target, Some(url)).await,
             // no response_url: answer the member privately in a DM
             None => {
-                let dm = Target { channel: inbound.user.clone(), thread_ts: None };
+                let dm = Target {
+                    channel: inbound.user.clone(),
+                    thread_ts: None,
+                };
                 answer_member(&c, inbound, dm, None).await
             }
         }
@@ -352,14 +478,27 @@ struct InteractionForm {
     payload: String,
 }
 
-async fn interactions(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<RawBody, ApiError>) -> Response {
+async fn interactions(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     let body = match verified_body(&ctx, &headers, body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let payload: Interaction = match serde_urlencoded::from_bytes::<InteractionForm>(&body).map_err(|e| e.to_string()).and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string())) {
+    let payload: Interaction = match serde_urlencoded::from_bytes::<InteractionForm>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
+    {
         Ok(p) => p,
-        Err(e) => return ApiError::bad_request("invalid_payload", format!("not a Slack interaction payload: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::bad_request(
+                "invalid_payload",
+                format!("not a Slack interaction payload: {e}"),
+            )
+            .into_response()
+        }
     };
     on_interaction(&ctx, payload);
     StatusCode::OK.into_response()
@@ -370,18 +509,41 @@ async fn interactions(State(ctx): State<Ctx>, headers: HeaderMap, body: Result<R
 pub fn on_interaction(ctx: &Ctx, payload: Interaction) {
     match classify_interaction(&payload, ctx.slack.cfg.staff_channel.as_deref()) {
         InteractionAct::Ignore(why) => tracing::debug!(why, "Slack interaction ignored"),
-        InteractionAct::Choice { inbound, target, response_url } => {
+        InteractionAct::Choice {
+            inbound,
+            target,
+            response_url,
+        } => {
             let c = ctx.clone();
-            ctx.shared.tasks.spawn(async move { answer_member(&c, inbound, target, response_url).await });
+            ctx.shared
+                .tasks
+                .spawn(async move { answer_member(&c, inbound, target, response_url).await });
         }
-        InteractionAct::Staff { op, escalation_id, staff, display, channel, message_ts } => {
+        InteractionAct::Staff {
+            op,
+            escalation_id,
+            staff,
+            display,
+            channel,
+            message_ts,
+        } => {
             let c = ctx.clone();
-            ctx.shared.tasks.spawn(async move { staff_action(&c, op, escalation_id, &staff, &display, channel, message_ts).await });
+            ctx.shared.tasks.spawn(async move {
+                staff_action(&c, op, escalation_id, &staff, &display, channel, message_ts).await
+            });
         }
     }
 }
 
-async fn staff_action(ctx: &Ctx, op: StaffOp, id: i64, staff: &str, display: &str, channel: String, message_ts: Option<String>) {
+async fn staff_action(
+    ctx: &Ctx,
+    op: StaffOp,
+    id: i64,
+    staff: &str,
+    display: &str,
+    channel: String,
+    message_ts: Option<String>,
+) {
     let service = &ctx.shared.service;
     let name = Shared::staff_name(ChannelKind::Slack, staff);
     let display = match ctx.slack.api.user_name(staff).await {
@@ -390,15 +552,29 @@ async fn staff_action(ctx: &Ctx, op: StaffOp, id: i64, staff: &str, display: &st
     };
     let text = match op {
         StaffOp::Claim => match service.claim(id, &name).await {
-            Ok(_) => format!("#{id} は {display} さんが担当します。このスレッドへの返信が利用者に届きます。"),
-            Err(e) => format!("#{id} を担当にできませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
+            Ok(_) => format!(
+                "#{id} は {display} さんが担当します。このスレッドへの返信が利用者に届きます。"
+            ),
+            Err(e) => format!(
+                "#{id} を担当にできませんでした: {}",
+                ctx.slack.api.humanize(&e.to_string()).await
+            ),
         },
         StaffOp::Resolve => match service.resolve(id, &name, None).await {
             Ok(_) => format!("#{id} は {display} さんが解決済みにしました。"),
-            Err(e) => format!("#{id} を解決済みにできませんでした: {}", ctx.slack.api.humanize(&e.to_string()).await),
+            Err(e) => format!(
+                "#{id} を解決済みにできませんでした: {}",
+                ctx.slack.api.humanize(&e.to_string()).await
+            ),
         },
     };
-    let msg = text_message(&text, &Target { channel, thread_ts: message_ts });
+    let msg = text_message(
+        &text,
+        &Target {
+            channel,
+            thread_ts: message_ts,
+        },
+    );
     if let Err(e) = ctx.slack.api.post_message(&msg).await {
         tracing::warn!(error = %e, "could not post a staff action notice to Slack");
     }

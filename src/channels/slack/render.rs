@@ -17,7 +17,12 @@ const BUTTON_LABEL_MAX: usize = 70;
 /// (`<!channel>`, `<!everyone>`, `<@U…>`, `<#C…>` all need `<`); bare `@channel`
 /// style words also get a zero-width space, in case an app setting links names.
 pub fn escape(text: &str) -> String {
-    crate::channels::neutralize_mass_mentions(&text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+    crate::channels::neutralize_mass_mentions(
+        &text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+    )
 }
 
 /// Where a Slack reply goes: a channel and, usually, a thread.
@@ -38,8 +43,14 @@ impl Target {
 
     pub fn parse(conversation: &str) -> Target {
         match conversation.split_once('/') {
-            Some((c, ts)) if !ts.is_empty() => Target { channel: c.to_string(), thread_ts: Some(ts.to_string()) },
-            _ => Target { channel: conversation.trim_end_matches('/').to_string(), thread_ts: None },
+            Some((c, ts)) if !ts.is_empty() => Target {
+                channel: c.to_string(),
+                thread_ts: Some(ts.to_string()),
+            },
+            _ => Target {
+                channel: conversation.trim_end_matches('/').to_string(),
+                thread_ts: None,
+            },
         }
     }
 }
@@ -63,7 +74,10 @@ fn base_message(target: &Target, text: &str, blocks: Vec<Value>) -> Value {
 }
 
 fn sections(text: &str) -> Vec<Value> {
-    split_text(&escape(text), SECTION_MAX).into_iter().map(|t| json!({"type": "section", "text": {"type": "mrkdwn", "text": t}})).collect()
+    split_text(&escape(text), SECTION_MAX)
+        .into_iter()
+        .map(|t| json!({"type": "section", "text": {"type": "mrkdwn", "text": t}}))
+        .collect()
 }
 
 /// Reply → Slack blocks: the text in section blocks (escaped) and one button per
@@ -85,7 +99,8 @@ pub fn reply_blocks(reply: &Reply) -> Vec<Value> {
                 })
             })
             .collect();
-        blocks.push(json!({"type": "actions", "block_id": "madoguchi_choices", "elements": buttons}));
+        blocks
+            .push(json!({"type": "actions", "block_id": "madoguchi_choices", "elements": buttons}));
     }
     blocks
 }
@@ -119,7 +134,10 @@ pub fn escalation_message(e: &Escalation, staff_channel: &str) -> Value {
         escape(&e.conversation),
         e.reason.as_str()
     );
-    let quoted: String = escape(&truncate_chars(&e.text, 2500)).lines().map(|l| format!("&gt; {l}\n")).collect();
+    let quoted: String = escape(&truncate_chars(&e.text, 2500))
+        .lines()
+        .map(|l| format!("&gt; {l}\n"))
+        .collect();
     let blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": title}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": summary}}),
@@ -136,6 +154,18 @@ pub fn escalation_message(e: &Escalation, staff_channel: &str) -> Value {
         ]}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "このスレッドに返信すると、その内容が利用者に届きます。"}]}),
     ];
-    let fallback = format!("#{} {} — {}", e.id, reason_title(e), escape(&truncate_chars(&e.text, 200)));
-    base_message(&Target { channel: staff_channel.to_string(), thread_ts: None }, &fallback, blocks)
+    let fallback = format!(
+        "#{} {} — {}",
+        e.id,
+        reason_title(e),
+        escape(&truncate_chars(&e.text, 200))
+    );
+    base_message(
+        &Target {
+            channel: staff_channel.to_string(),
+            thread_ts: None,
+        },
+        &fallback,
+        blocks,
+    )
 }

@@ -56,7 +56,10 @@ pub async fn on_frame(ctx: &Ctx, text: &str) -> Step {
             return Step::Nothing;
         }
         "disconnect" => {
-            tracing::info!(reason = frame.reason.as_deref().unwrap_or(""), "Slack asked to reconnect");
+            tracing::info!(
+                reason = frame.reason.as_deref().unwrap_or(""),
+                "Slack asked to reconnect"
+            );
             return Step::Reconnect;
         }
         _ => {}
@@ -70,7 +73,9 @@ pub async fn on_frame(ctx: &Ctx, text: &str) -> Step {
             return Step::Ack(ack);
         }
         return match serde_json::from_value::<Command>(frame.payload) {
-            Ok(cmd) => Step::Ack(json!({ "envelope_id": envelope_id, "payload": on_command(ctx, cmd).await })),
+            Ok(cmd) => Step::Ack(
+                json!({ "envelope_id": envelope_id, "payload": on_command(ctx, cmd).await }),
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "not a Slack slash command");
                 Step::Ack(ack)
@@ -78,7 +83,11 @@ pub async fn on_frame(ctx: &Ctx, text: &str) -> Step {
         };
     }
     let c = ctx.clone();
-    let (kind, payload, retry) = (frame.kind, frame.payload, frame.retry_attempt.unwrap_or(0).to_string());
+    let (kind, payload, retry) = (
+        frame.kind,
+        frame.payload,
+        frame.retry_attempt.unwrap_or(0).to_string(),
+    );
     ctx.shared.tasks.spawn(async move {
         if !c.first(&format!("envelope:{envelope_id}")).await {
             tracing::info!(%envelope_id, "redelivered Socket Mode envelope ignored");

@@ -13,7 +13,10 @@ pub fn outbox_target(item: &OutboxItem) -> Target {
     let target = Target::parse(&item.conversation);
     if target.thread_ts.is_none() {
         // slash-command conversations have no thread: answer in a DM
-        return Target { channel: item.user.clone(), thread_ts: None };
+        return Target {
+            channel: item.user.clone(),
+            thread_ts: None,
+        };
     }
     target
 }
@@ -33,16 +36,30 @@ impl StaffChannel for SlackState {
     }
 
     async fn post_escalation(&self, e: &Escalation) -> Result<String, DeliveryError> {
-        let staff_channel = self.cfg.staff_channel.as_deref().ok_or_else(|| DeliveryError::new("no SLACK_STAFF_CHANNEL"))?;
-        let ts = self.api.post_message(&escalation_message(e, staff_channel)).await.map_err(DeliveryError::new)?;
+        let staff_channel = self
+            .cfg
+            .staff_channel
+            .as_deref()
+            .ok_or_else(|| DeliveryError::new("no SLACK_STAFF_CHANNEL"))?;
+        let ts = self
+            .api
+            .post_message(&escalation_message(e, staff_channel))
+            .await
+            .map_err(DeliveryError::new)?;
         if ts.is_empty() {
-            return Err(DeliveryError::new("Slack returned no ts for the escalation post"));
+            return Err(DeliveryError::new(
+                "Slack returned no ts for the escalation post",
+            ));
         }
         Ok(staff_ref(&ts))
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
         let msg = text_message(&staff_reply_text(&item.text), &outbox_target(item));
-        self.api.post_message(&msg).await.map(|_| ()).map_err(DeliveryError::new)
+        self.api
+            .post_message(&msg)
+            .await
+            .map(|_| ())
+            .map_err(DeliveryError::new)
     }
 }
