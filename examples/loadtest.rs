@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use madoguchi::app::Application;
 use madoguchi::config::{Config, RateLimit};
 use madoguchi::content::Content;
-use madoguchi::core::hours::SystemClock;
+use madoguchi::core::hours::{Clock, SystemClock};
 use madoguchi::service::{Service, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -237,10 +237,14 @@ fn main() {
     };
 
     let bot = Arc::new(madoguchi::engine::build(&Content::embedded()).expect("content builds"));
-    let (app, service) = server_rt.block_on(async {
+    let (app, service, key) = server_rt.block_on(async {
         let service = Service::build(bot, store, Arc::new(SystemClock))
             .await
             .expect("service");
+        let key = madoguchi::accounts::Accounts::new(service.store().clone())
+            .add_api_key("load", SystemClock.now())
+            .await
+            .expect("API key");
         let config = Config {
             addr: "127.0.0.1:0".parse().unwrap(),
             // the load comes from few users at a high rate: no per-user limit here
@@ -255,6 +259,7 @@ fn main() {
                 .await
                 .expect("app"),
             service,
+            key,
         )
     });
     let addr = app.local_addr();
@@ -267,14 +272,14 @@ fn main() {
     let health: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
     let h = drive(addr, a.connections, a.seconds, health).report("GET /healthz");
-    let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(|c, i| {
+    let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
         let body = serde_json::json!({
             "user": format!("load-{c}-{}", i % 50),
             "channel": "web",
             "text": TEXTS[((c as u64 * 7 + i) % TEXTS.len() as u64) as usize],
         })
         .to_string();
-        format!("POST /v1/messages HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+        format!("POST /v1/messages HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
     });
     let run = drive(addr, a.connections, a.seconds, messages);
     let m = run.report("POST /v1/messages");

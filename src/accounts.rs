@@ -123,6 +123,15 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
+/// Keys revoked by this process so far: a cache of valid keys made before the last
+/// revocation is not trusted.
+static KEY_REVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many keys this process has revoked (see [`KEY_REVOCATIONS`]).
+pub fn revocations() -> u64 {
+    KEY_REVOCATIONS.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// SHA-256 hex of a secret (API keys and session tokens are high-entropy, so a plain
 /// hash is enough; passwords use argon2id).
 pub fn sha256_hex(s: &str) -> String {
@@ -262,12 +271,15 @@ impl Accounts {
         if n == 0 {
             return Err(AccountError::Unknown(name.to_string()));
         }
+        KEY_REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Release);
         self.audit("admin", "api_key_revoke", Some(name), now)
             .await?;
         Ok(())
     }
 
-    /// The name of the valid (not revoked) key `presented`, if it is one.
+    /// The name of the valid (not revoked) key `presented`, if it is one (always
+    /// asks the database; the HTTP channel keeps a short-lived cache, see
+    /// [`revocations`]).
     pub async fn api_key_name(&self, presented: &str) -> Result<Option<String>, StoreError> {
         if !presented.starts_with(KEY_PREFIX) || presented.len() > 200 {
             return Ok(None);

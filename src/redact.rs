@@ -98,7 +98,7 @@ static NAME_RE: Lazy<Regex> = Lazy::new(|| {
 
 /// A romaji name with a romaji honorific: `Yamada-san`, `yamada sensei`, `Sato sama`.
 static ROMAJI_NAME_RE: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"\b(?P<name>[A-Za-z]{2,20}(?:[ ][A-Za-z]{2,20})?)(?P<sep>[ \-])(?P<hon>(?i:san|sama|sensei|dono))\b").expect("romaji name regex")
+    Regex::new(r"(?-u:\b)(?P<name>[A-Za-z]{2,20}(?:[ ][A-Za-z]{2,20})?)(?P<sep>[ \-])(?P<hon>(?i:san|sama|sensei|dono))(?-u:\b)").expect("romaji name regex")
 });
 
 /// Words that come before 先生/様 but are not names.
@@ -280,9 +280,8 @@ pub fn digits_of(s: &str) -> String {
         .collect()
 }
 
-fn hotline_digits() -> String {
-    digits_of(HOTLINE)
-}
+/// The hotline's digits, which are never redacted.
+static HOTLINE_DIGITS: Lazy<String> = Lazy::new(|| digits_of(HOTLINE));
 
 /// Redacts PII from `text`. Never panics; returns the input unchanged (borrowed) when
 /// there is nothing to redact.
@@ -312,10 +311,10 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         out = Cow::Owned(replaced);
     }
 
-    let hot = hotline_digits();
+    let hot = HOTLINE_DIGITS.as_str();
     let needs_digit_pass = DIGIT_RUN_RE.find_iter(&out).any(|m| {
         let d = digits_of(m.as_str());
-        d.len() >= 10 && d != hot
+        d.len() >= 10 && d.as_str() != hot
     });
     if needs_digit_pass {
         let replaced = DIGIT_RUN_RE

@@ -12,10 +12,10 @@ use crate::core::dialogue::Bot;
 use crate::core::handoff::Handoff;
 use crate::core::hours::Clock;
 use crate::core::route::TurnContext;
-use crate::core::turn::{ConversationState, Reply};
+use crate::core::turn::Reply;
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
-use crate::store::{ErrorClass, Store, TurnRecord};
+use crate::store::{ConversationView, ErrorClass, Store, TurnRecord};
 
 pub use crate::store::{
     Backend, DbHealth, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats,
@@ -234,35 +234,28 @@ impl Service {
     pub async fn handle(&self, inbound: Inbound) -> Outcome {
         let started = Instant::now();
         let now = self.clock.now();
-        if self.spool.has_pending() {
-            self.recovery.wake.notify_one();
-        }
         let (channel, user, conv) = (
             inbound.channel,
             inbound.user.as_str(),
             inbound.conversation.as_str(),
         );
         let pushable = self.replies_inline(channel);
-        let loaded = bounded(LOAD_BUDGET, async {
-            let state = self.store.load_state(channel, user, conv).await?;
-            let active = self.store.active_escalation(channel, user, conv).await?;
-            Ok::<_, StoreError>((state, active))
-        })
+        let loaded = bounded(
+            LOAD_BUDGET,
+            self.store.conversation_view(channel, user, conv),
+        )
         .await;
-        let (mut state, state_known, claimed) = match loaded {
-            Ok((s, a)) => (
-                s.unwrap_or_default(),
-                true,
-                a.filter(|e| e.status == EscalationStatus::Claimed),
-            ),
+        let (view, state_known) = match loaded {
+            Ok(v) => (v, true),
             Err(e) => {
                 self.store.note_error(&e);
                 tracing::warn!("conversation state unavailable, answering from a fresh state: {e}");
-                (ConversationState::default(), false, None)
+                (ConversationView::default(), false)
             }
         };
+        let mut state = view.state.unwrap_or_default();
         let mut staff_messages = Vec::new();
-        if state_known && pushable {
+        if view.replies_waiting && pushable {
             match bounded(
                 LOAD_BUDGET,
                 self.store.take_outbox(channel, user, conv, now),
@@ -276,7 +269,7 @@ impl Service {
 
         // one route per message, decided by the core: an urgent message gets the
         // hotline first even while a person handles the conversation
-        let handled_by_staff = claimed.is_some();
+        let handled_by_staff = view.claimed;
         let mut reply = self.bot.respond_in(
             &inbound.text,
             &mut state,

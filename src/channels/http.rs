@@ -125,19 +125,45 @@ pub struct HttpState {
     pub accounts: Accounts,
     per_key: Arc<RateLimiter>,
     per_addr: Arc<RateLimiter>,
-    /// Keys seen valid (SHA-256 → name): members keep being answered (and spooled)
-    /// while the database is down. The database always decides when it answers, so a
-    /// revocation takes effect at once.
-    known_keys: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    /// Keys seen valid (SHA-256 → name, when checked, revocation count then): a key
+    /// checked less than [`KEY_RECHECK`] ago is taken without a query, and members keep
+    /// being answered (and spooled) while the database is down. A revocation in this
+    /// process takes effect at once; one made by `madoguchi api-key revoke` within
+    /// [`KEY_RECHECK`].
+    known_keys: Arc<std::sync::Mutex<std::collections::HashMap<String, KnownKey>>>,
 }
+
+/// A key found valid in the database.
+#[derive(Clone)]
+struct KnownKey {
+    name: String,
+    checked: std::time::Instant,
+    revocations: u64,
+}
+
+/// How long a key found valid is taken without asking the database again.
+pub const KEY_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl HttpState {
     async fn key_name(&self, key: &str) -> Result<Option<String>, crate::store::StoreError> {
         let h = crate::accounts::sha256_hex(key);
         let known = || self.known_keys.lock().unwrap_or_else(|p| p.into_inner());
+        let revocations = crate::accounts::revocations();
+        if let Some(k) = known().get(&h) {
+            if k.revocations == revocations && k.checked.elapsed() < KEY_RECHECK {
+                return Ok(Some(k.name.clone()));
+            }
+        }
         match self.accounts.api_key_name(key).await {
             Ok(Some(name)) => {
-                known().insert(h, name.clone());
+                known().insert(
+                    h,
+                    KnownKey {
+                        name: name.clone(),
+                        checked: std::time::Instant::now(),
+                        revocations,
+                    },
+                );
                 Ok(Some(name))
             }
             Ok(None) => {
@@ -145,9 +171,9 @@ impl HttpState {
                 Ok(None)
             }
             Err(e) => match known().get(&h) {
-                Some(name) => {
+                Some(k) => {
                     tracing::warn!(error = %e, "API key checked against the last known keys (database unavailable)");
-                    Ok(Some(name.clone()))
+                    Ok(Some(k.name.clone()))
                 }
                 None => Err(e),
             },
@@ -218,7 +244,7 @@ fn too_many() -> Response {
 }
 
 async fn messages(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     peer: Option<ConnectInfo<SocketAddr>>,
     headers: HeaderMap,
     body: Result<RawBody, ApiError>,
@@ -259,7 +285,7 @@ pub fn scoped_user(key_name: &str, user: &str) -> String {
 
 /// 200 with `"status":"ok"` (or `"degraded"`: spool records kept aside); 503
 /// `"unhealthy"` while the database does not take writes (turns are being spooled).
-async fn healthz(State(state): State<HttpState>) -> Response {
+async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
     let h = state.shared.service.health();
     let code = if h.is_healthy() {
         StatusCode::OK
@@ -269,7 +295,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     (code, Json(h)).into_response()
 }
 
-async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers).await {
         return r;
     }
@@ -299,7 +325,7 @@ pub fn routes(shared: Shared, rate_limit: RateLimit) -> Router {
         .route("/v1/messages", post(messages))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(Arc::new(state))
 }
 
 #[cfg(test)]

@@ -6,12 +6,13 @@
 
 mod class;
 mod model;
+mod bulk;
 mod queries;
 mod replicas;
 pub use replicas::GatewayLock;
 mod writer;
 pub use class::ErrorClass;
-pub use queries::StaffError;
+pub use queries::{ConversationView, StaffError};
 pub use writer::MAX_BATCH;
 
 use std::path::PathBuf;
@@ -297,6 +298,10 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
             Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(4)
+                    // no ping on every checkout (a round trip to the connection's
+                    // thread per query): a broken connection fails its query, which
+                    // the write path classifies and spools
+                    .test_before_acquire(false)
                     .acquire_timeout(cfg.connect_timeout)
                     .connect_lazy_with(sqlite_options(path, cfg)),
             )
@@ -321,6 +326,9 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(cfg.max_connections)
+                    // no ping round trip on every checkout: a dead connection fails
+                    // its query, which is classified (unavailable → spool, recovery)
+                    .test_before_acquire(false)
                     .acquire_timeout(cfg.connect_timeout)
                     .max_lifetime(Duration::from_secs(30 * 60))
                     .connect_lazy_with(opts),

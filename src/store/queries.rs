@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use super::bulk;
 use super::model::{parse_opt_ts, parse_ts, reply_kind_str, ts};
 use super::{
     with_pool, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError,
@@ -113,6 +114,17 @@ pub(super) fn out_from(r: OutRow) -> Result<OutboxItem, StoreError> {
     })
 }
 
+/// A conversation as a member turn sees it ([`Store::conversation_view`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ConversationView {
+    /// None for a conversation never stored.
+    pub state: Option<ConversationState>,
+    /// A person has claimed its escalation: the bot only acknowledges.
+    pub claimed: bool,
+    /// Staff replies wait to be delivered with the next answer.
+    pub replies_waiting: bool,
+}
+
 const AUDIT: &str =
     "INSERT INTO audit_log (escalation_id, actor, action, detail, at) VALUES ($1, $2, $3, $4, $5)";
 
@@ -129,6 +141,33 @@ impl Store {
             .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
         // a state that no longer parses starts afresh rather than failing the member
         Ok(row.map(|(s,)| serde_json::from_str(&s).unwrap_or_default()))
+    }
+
+    /// What a member turn needs before answering, in one read: the stored state,
+    /// whether a person has claimed the conversation's escalation, and whether staff
+    /// replies wait for it (the common turn then takes no further query).
+    pub async fn conversation_view(
+        &self,
+        channel: ChannelKind,
+        user: &str,
+        conversation: &str,
+    ) -> Result<ConversationView, StoreError> {
+        self.ready().await?;
+        let row: Option<(String, i64, i64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT c.state, \
+               (SELECT COUNT(*) FROM escalations e WHERE e.conversation_id = c.id AND e.status = 'claimed'), \
+               (SELECT COUNT(*) FROM outbox o WHERE o.delivered_at IS NULL AND o.channel = c.channel AND o.user_id = c.user_id AND o.conversation = c.conversation) \
+             FROM conversations c WHERE c.channel = $1 AND c.user_id = $2 AND c.conversation = $3")
+            .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
+        Ok(match row {
+            None => ConversationView::default(),
+            Some((state, claimed, waiting)) => ConversationView {
+                // a state that no longer parses starts afresh rather than failing the member
+                state: Some(serde_json::from_str(&state).unwrap_or_default()),
+                claimed: claimed > 0,
+                replies_waiting: waiting > 0,
+            },
+        })
     }
 
     /// The open or claimed escalation of a conversation, if any.
@@ -163,10 +202,39 @@ impl Store {
         &self,
         recs: &[&TurnRecord],
     ) -> Result<Vec<Option<i64>>, StoreError> {
+        // the common turns in three statements (see [`super::bulk`]), the rest one by one
+        let in_bulk = if recs.len() >= 2 {
+            bulk::bulk_indices(recs)
+        } else {
+            Vec::new()
+        };
+        let bulk_recs: Vec<&TurnRecord> = in_bulk.iter().map(|&i| recs[i]).collect();
+        let mut one_by_one = vec![true; recs.len()];
+        for &i in &in_bulk {
+            one_by_one[i] = false;
+        }
+        let sql = bulk::Sql::of(&self.backend);
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let mut results = Vec::with_capacity(recs.len());
-            for rec in recs {
+            let mut results = vec![None; recs.len()];
+            if !bulk_recs.is_empty() {
+                let keys: Vec<(String,)> = sqlx::query_as(sql.keys)
+                    .bind(bulk::keys_param(&bulk_recs)).fetch_all(&mut *tx).await?;
+                let fresh = bulk::fresh(&bulk_recs, keys);
+                if !fresh.is_empty() {
+                    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sql.conversations)
+                        .bind(bulk::conversations_param(&fresh)).fetch_all(&mut *tx).await?;
+                    let ids = bulk::conversation_ids(&fresh, rows).ok_or_else(|| {
+                        StoreError::Corrupt("a conversation of the batch was not returned by its upsert".into())
+                    })?;
+                    sqlx::query(sql.messages)
+                        .bind(bulk::messages_param(&fresh, &ids)).execute(&mut *tx).await?;
+                }
+            }
+            for (i, rec) in recs.iter().enumerate() {
+            if !one_by_one[i] {
+                continue;
+            }
             let at = ts(rec.at);
             let state_json = rec.state.as_ref().map(|s| serde_json::to_string(s).expect("state serialises"));
             let urgent = i64::from(rec.urgent);
@@ -174,26 +242,28 @@ impl Store {
             let fresh = sqlx::query("INSERT INTO spool_applied (spool_key, applied_at) VALUES ($1, $2) ON CONFLICT (spool_key) DO NOTHING")
                 .bind(&rec.key).bind(&at).execute(&mut *tx).await?.rows_affected();
             if fresh == 0 {
-                results.push(None);
                 continue;
             }
+            // one upsert writes the state too; an old spooled turn never overwrites a
+            // newer state, and a turn answered from a fresh state (None) keeps the stored one
             let (conv_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-                 ON CONFLICT (channel, user_id, conversation) DO UPDATE SET channel = excluded.channel RETURNING id")
+                "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, COALESCE(CAST($4 AS TEXT), '{}'), $5, $5) \
+                 ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
+                 state = CASE WHEN CAST($4 AS TEXT) IS NOT NULL AND conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
+                 updated_at = CASE WHEN CAST($4 AS TEXT) IS NOT NULL AND conversations.updated_at <= excluded.updated_at THEN excluded.updated_at ELSE conversations.updated_at END \
+                 RETURNING id")
                 .bind(rec.channel.as_str()).bind(&rec.user).bind(&rec.conversation)
-                .bind(state_json.as_deref().unwrap_or("{}")).bind(&at)
+                .bind(state_json.as_deref()).bind(&at)
                 .fetch_one(&mut *tx).await?;
-            if let Some(s) = &state_json {
-                // an old spooled turn never overwrites a newer state
-                sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3 AND updated_at <= $2")
-                    .bind(s).bind(&at).bind(conv_id).execute(&mut *tx).await?;
-            }
-            let active: Option<(i64, String, String)> = sqlx::query_as(
-                "SELECT id, reason, status FROM escalations WHERE conversation_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1")
-                .bind(conv_id).fetch_optional(&mut *tx).await?;
-            let mut link = active.as_ref().map(|a| a.0);
+            // the conversation's escalation is looked up here only when this turn asks
+            // for one; otherwise the messages insert links it by itself
+            let mut link = None;
             let mut opened = None;
             if let Some(reason) = rec.escalate {
+                let active: Option<(i64, String, String)> = sqlx::query_as(
+                    "SELECT id, reason, status FROM escalations WHERE conversation_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1")
+                    .bind(conv_id).fetch_optional(&mut *tx).await?;
                 match &active {
                     None => {
                         // "はい" to the offer of a person says nothing: staff see the
@@ -222,19 +292,24 @@ impl Store {
                             sqlx::query("UPDATE escalations SET reason = 'urgent', text = $1, intent = $2 WHERE id = $3")
                                 .bind(&rec.member_text).bind(intent).bind(id).execute(&mut *tx).await?;
                         }
+                        link = Some(*id);
                         opened = Some(*id);
                     }
                 }
             }
-            sqlx::query("INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) VALUES ($1, 'member', $2, $3, $4, $5, NULL, $6, $7)")
-                .bind(conv_id).bind(&rec.member_text).bind(intent).bind(f64::from(rec.confidence)).bind(urgent).bind(link).bind(&at)
-                .execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) VALUES ($1, 'bot', $2, $3, $4, $5, $6, $7, $8)")
-                .bind(conv_id).bind(&rec.reply_text).bind(intent).bind(f64::from(rec.confidence)).bind(urgent)
+            // the member's message and the answer, in one statement
+            sqlx::query(
+                "INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
+                 SELECT $1, m.role, m.text, $4, $5, $6, m.kind, \
+                   COALESCE(CAST($8 AS BIGINT), (SELECT id FROM escalations WHERE conversation_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1)), $9 \
+                 FROM (SELECT 1 AS ord, 'member' AS role, CAST($2 AS TEXT) AS text, CAST(NULL AS TEXT) AS kind \
+                       UNION ALL SELECT 2, 'bot', CAST($3 AS TEXT), CAST($7 AS TEXT)) m ORDER BY m.ord")
+                .bind(conv_id).bind(&rec.member_text).bind(&rec.reply_text)
+                .bind(intent).bind(f64::from(rec.confidence)).bind(urgent)
                 .bind(if rec.handled_by_staff { "staff_handling" } else { reply_kind_str(rec.reply_kind) })
                 .bind(link).bind(&at)
                 .execute(&mut *tx).await?;
-            results.push(opened);
+            results[i] = opened;
             }
             tx.commit().await?;
             Ok(results)

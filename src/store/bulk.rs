@@ -1,0 +1,159 @@
+//! The common turns of a group commit in three statements, whatever their number: a
+//! turn with a known state that opens no escalation and is the only one of its
+//! conversation in the batch. Its spool key, conversation state and two messages go in
+//! as rows of one JSON parameter per statement (`json_each` on SQLite,
+//! `json_array_elements` on PostgreSQL), so a batch costs three round trips instead of
+//! three per turn. Every other turn is written one by one (see
+//! [`super::Store::apply_batch`]), in the same transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Value};
+
+use super::model::{reply_kind_str, ts};
+use super::TurnRecord;
+
+/// Which turns of a batch go in bulk (indices into `recs`).
+pub(super) fn bulk_indices(recs: &[&TurnRecord]) -> Vec<usize> {
+    let mut per_conversation: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for r in recs {
+        *per_conversation
+            .entry((r.channel.as_str(), &r.user, &r.conversation))
+            .or_default() += 1;
+    }
+    recs.iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.escalate.is_none()
+                && r.state.is_some()
+                && per_conversation[&(r.channel.as_str(), r.user.as_str(), r.conversation.as_str())]
+                    == 1
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `[[key, at], …]` for the spool-key statement.
+pub(super) fn keys_param(recs: &[&TurnRecord]) -> String {
+    Value::Array(recs.iter().map(|r| json!([r.key, ts(r.at)])).collect()).to_string()
+}
+
+/// `[[channel, user, conversation, state, at], …]` for the conversations upsert.
+pub(super) fn conversations_param(recs: &[&TurnRecord]) -> String {
+    Value::Array(
+        recs.iter()
+            .map(|r| {
+                let state = serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
+                    .expect("state serialises");
+                json!([r.channel.as_str(), r.user, r.conversation, state, ts(r.at)])
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+/// The conversation id of each turn, from the upsert's returned rows.
+pub(super) fn conversation_ids(
+    recs: &[&TurnRecord],
+    rows: Vec<(i64, String, String, String)>,
+) -> Option<Vec<i64>> {
+    let ids: HashMap<(String, String, String), i64> = rows
+        .into_iter()
+        .map(|(id, ch, u, c)| ((ch, u, c), id))
+        .collect();
+    recs.iter()
+        .map(|r| {
+            ids.get(&(
+                r.channel.as_str().to_string(),
+                r.user.clone(),
+                r.conversation.clone(),
+            ))
+            .copied()
+        })
+        .collect()
+}
+
+/// `[[conversation_id, role, text, intent, confidence, urgent, reply_kind, at], …]`:
+/// each turn's member message, then the answer.
+pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
+    let mut rows = Vec::with_capacity(recs.len() * 2);
+    for (r, id) in recs.iter().zip(conv_ids) {
+        let at = ts(r.at);
+        let intent = r.intent.as_str();
+        let confidence = f64::from(r.confidence);
+        let urgent = i64::from(r.urgent);
+        let kind = if r.handled_by_staff {
+            "staff_handling"
+        } else {
+            reply_kind_str(r.reply_kind)
+        };
+        rows.push(json!([id, "member", r.member_text, intent, confidence, urgent, null, at]));
+        rows.push(json!([id, "bot", r.reply_text, intent, confidence, urgent, kind, at]));
+    }
+    Value::Array(rows).to_string()
+}
+
+/// The turns whose key was new (the others were written before: skipped).
+pub(super) fn fresh<'a>(recs: &[&'a TurnRecord], keys: Vec<(String,)>) -> Vec<&'a TurnRecord> {
+    let new: HashSet<String> = keys.into_iter().map(|k| k.0).collect();
+    recs.iter().filter(|r| new.contains(&r.key)).copied().collect()
+}
+
+/// The three statements, in the backend's dialect.
+pub(super) struct Sql {
+    pub keys: &'static str,
+    pub conversations: &'static str,
+    pub messages: &'static str,
+}
+
+impl Sql {
+    pub fn of(backend: &super::Backend) -> Sql {
+        match backend {
+            super::Backend::Sqlite(_) => Sql {
+                keys: sql::sqlite::KEYS,
+                conversations: sql::sqlite::CONVERSATIONS,
+                messages: sql::sqlite::MESSAGES,
+            },
+            super::Backend::Postgres(_) => Sql {
+                keys: sql::postgres::KEYS,
+                conversations: sql::postgres::CONVERSATIONS,
+                messages: sql::postgres::MESSAGES,
+            },
+        }
+    }
+}
+
+mod sql {
+    pub mod sqlite {
+        pub const KEYS: &str = "INSERT INTO spool_applied (spool_key, applied_at) \
+            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1) WHERE true \
+            ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key";
+        pub const CONVERSATIONS: &str = "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
+            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[4]') \
+            FROM json_each($1) WHERE true \
+            ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
+            state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
+            updated_at = max(conversations.updated_at, excluded.updated_at) \
+            RETURNING id, channel, user_id, conversation";
+        pub const MESSAGES: &str = "INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
+            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+            json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), \
+            (SELECT e.id FROM escalations e WHERE e.conversation_id = json_extract(value, '$[0]') AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
+            json_extract(value, '$[7]') FROM json_each($1) ORDER BY key";
+    }
+    pub mod postgres {
+        pub const KEYS: &str = "INSERT INTO spool_applied (spool_key, applied_at) \
+            SELECT x->>0, x->>1 FROM json_array_elements($1::json) x \
+            ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key";
+        pub const CONVERSATIONS: &str = "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
+            SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>4 FROM json_array_elements($1::json) x \
+            ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
+            state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
+            updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
+            RETURNING id, channel, user_id, conversation";
+        pub const MESSAGES: &str = "INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
+            SELECT (x->>0)::bigint, x->>1, x->>2, x->>3, (x->>4)::float8, (x->>5)::bigint, x->>6, \
+            (SELECT e.id FROM escalations e WHERE e.conversation_id = (x->>0)::bigint AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
+            x->>7 FROM json_array_elements($1::json) WITH ORDINALITY AS t(x, n) ORDER BY n";
+    }
+}
