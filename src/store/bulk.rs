@@ -2,7 +2,7 @@
 //! turn with a known state that opens no escalation and is the only one of its
 //! conversation in the batch. Its spool key, conversation state and two messages go in
 //! as rows of one JSON parameter per statement (`json_each` on SQLite,
-//! `json_array_elements` on PostgreSQL), so a batch costs three round trips instead of
+//! `jsonb_array_elements` on PostgreSQL), so a batch costs three round trips instead of
 //! three per turn. Every other turn is written one by one (see
 //! [`super::Store::apply_batch`]), in the same transaction.
 
@@ -143,10 +143,10 @@ mod sql {
     }
     pub mod postgres {
         pub const KEYS: &str = "INSERT INTO spool_applied (spool_key, applied_at) \
-            SELECT x->>0, x->>1 FROM json_array_elements($1::json) x \
+            SELECT x->>0, x->>1 FROM jsonb_array_elements($1::jsonb) x \
             ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key";
         pub const CONVERSATIONS: &str = "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
-            SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>4 FROM json_array_elements($1::json) x \
+            SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>4 FROM jsonb_array_elements($1::jsonb) x \
             ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
             state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
             updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
@@ -154,6 +154,6 @@ mod sql {
         pub const MESSAGES: &str = "INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
             SELECT (x->>0)::bigint, x->>1, x->>2, x->>3, (x->>4)::float8, (x->>5)::bigint, x->>6, \
             (SELECT e.id FROM escalations e WHERE e.conversation_id = (x->>0)::bigint AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
-            x->>7 FROM json_array_elements($1::json) WITH ORDINALITY AS t(x, n) ORDER BY n";
+            x->>7 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n";
     }
 }
