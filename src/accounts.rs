@@ -60,6 +60,10 @@ impl std::str::FromStr for StaffRole {
 pub enum AccountError {
     #[error("名前は英数字と . _ - の 1〜64 文字にしてください: {0:?}")]
     BadName(String),
+    #[error("名前に電話番号やメールアドレスは使えません（監査ログに残るため）")]
+    NameHoldsContact,
+    #[error("チャットの ID は slack:U0123ABCD か discord:123456789012345678 の形で指定してください: {0:?}")]
+    BadPlatformId(String),
     #[error("パスワードは 10 文字以上にしてください")]
     WeakPassword,
     #[error("{0} は既に登録されています")]
@@ -149,10 +153,36 @@ fn check_name(name: &str) -> Result<(), AccountError> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(AccountError::BadName(name.to_string()));
+    }
+    // account names are recorded in the audit log as they are: no phone numbers
+    if crate::redact::redact_contacts(name) != name {
+        return Err(AccountError::NameHoldsContact);
+    }
+    Ok(())
+}
+
+/// A chat-platform staff id as the channels record it: `slack:` and a Slack user id,
+/// or `discord:` and a Discord user id.
+fn check_platform_id(platform_id: &str) -> Result<(), AccountError> {
+    let ok = match platform_id.split_once(':') {
+        Some(("slack", id)) => {
+            (2..=20).contains(&id.len())
+                && id.starts_with(['U', 'W'])
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+        Some(("discord", id)) => {
+            (1..=20).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    };
     if ok {
         Ok(())
     } else {
-        Err(AccountError::BadName(name.to_string()))
+        Err(AccountError::BadPlatformId(platform_id.to_string()))
     }
 }
 
@@ -407,6 +437,7 @@ impl Accounts {
         platform_id: &str,
         now: DateTime<FixedOffset>,
     ) -> Result<(), AccountError> {
+        check_platform_id(platform_id)?;
         self.store.ready().await?;
         let exists: Option<(String,)> = with_pool!(self.store, p => sqlx::query_as("SELECT name FROM staff_accounts WHERE name = $1").bind(name).fetch_optional(p).await?);
         if exists.is_none() {
@@ -569,6 +600,33 @@ mod tests {
         assert!(check_name("alice.b-2_x").is_ok());
         for bad in ["", "a b", "<script>", "山田", &"a".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad}");
+        }
+        // no e-mail addresses (no @) and no phone numbers in names kept in the audit log
+        for bad in ["taro@example.jp", "090-1234-5678", "sato_09012345678"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_name("sato-2024").is_ok());
+    }
+
+    #[test]
+    fn platform_ids_are_slack_or_discord_user_ids() {
+        for ok in [
+            "slack:U0123ABCD",
+            "slack:W12345",
+            "discord:123456789012345678",
+        ] {
+            assert!(check_platform_id(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "U0123ABCD",
+            "slack:",
+            "slack:taro@example.jp",
+            "slack:u0123abcd",
+            "discord:taro",
+            "mattermost:abc",
+            "discord:090-1234-5678",
+        ] {
+            assert!(check_platform_id(bad).is_err(), "{bad}");
         }
     }
 }

@@ -3,8 +3,9 @@
 //! names followed by 先生/様/さん/さま/せんせい/殿 (kanji, kana or romaji, with or without
 //! a space). Full-width digits and hyphen variants are handled. The programme's own
 //! hotline (0120-179-066) is not PII and is kept. Also: ids pseudonymised
-//! ([`pseudonymize_id`]), stored member text capped ([`cap_member_text`]), and database
-//! URLs shown without secrets ([`database_url`]).
+//! ([`pseudonymize_id`]), e-mail addresses and phone numbers in staff names and chat
+//! display names pseudonymised ([`display_name`]), stored member text capped
+//! ([`cap_member_text`]), and database URLs shown without secrets ([`database_url`]).
 
 use std::borrow::Cow;
 
@@ -56,6 +57,15 @@ impl Redactor {
             redact(text)
         } else {
             Cow::Borrowed(text)
+        }
+    }
+
+    /// A staff name as stored ([`display_name`]), unless redaction is off.
+    pub fn staff_name<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        if self.enabled {
+            Cow::Owned(display_name(name))
+        } else {
+            Cow::Borrowed(name)
         }
     }
 }
@@ -283,6 +293,61 @@ pub fn digits_of(s: &str) -> String {
 /// The hotline's digits, which are never redacted.
 static HOTLINE_DIGITS: Lazy<String> = Lazy::new(|| digits_of(HOTLINE));
 
+/// Whether a run of digits (as [`DIGIT_RUN_RE`] finds it) is a phone number: 10 or 11
+/// digits starting with 0, `+` and at least 10 digits, or `81…` without the `+`; never
+/// the programme's own hotline.
+fn is_phone_number(run: &str, hotline: &str) -> bool {
+    let d = digits_of(run);
+    if d.len() < 10 || d == hotline {
+        return false;
+    }
+    let international = run.starts_with('+') || run.starts_with('＋');
+    international
+        || ((d.len() == 10 || d.len() == 11) && d.starts_with('0'))
+        || ((d.len() == 11 || d.len() == 12) && d.starts_with("81"))
+}
+
+/// Whether a run of digits in a name or an id may be a phone number: one by
+/// [`is_phone_number`], or any run of 10 digits or more that starts with 0 or is split
+/// by separators (「内線12 090-1234-5678」 reads as one run). What is kept is an unbroken
+/// number not starting with 0, like a Discord id (18 digits).
+fn is_contact_number(run: &str, hotline: &str) -> bool {
+    let d = digits_of(run);
+    if d.len() < 10 || d == hotline {
+        return false;
+    }
+    let separated = run
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || ('０'..='９').contains(&c)));
+    is_phone_number(run, hotline) || d.starts_with('0') || separated
+}
+
+/// E-mail addresses and phone numbers only: what may hide in a user id or a display
+/// name. Names and other numbers (a Discord id is 18 digits) are kept.
+pub fn redact_contacts(text: &str) -> Cow<'_, str> {
+    let mut out: Cow<'_, str> = Cow::Borrowed(text);
+    if EMAIL_RE.is_match(&out) {
+        out = Cow::Owned(EMAIL_RE.replace_all(&out, EMAIL).into_owned());
+    }
+    let hot = hotline_digits();
+    if DIGIT_RUN_RE
+        .find_iter(&out)
+        .any(|m| is_contact_number(m.as_str(), &hot))
+    {
+        let replaced = DIGIT_RUN_RE
+            .replace_all(&out, |c: &Captures| {
+                if is_contact_number(&c[0], &hot) {
+                    PHONE.to_string()
+                } else {
+                    c[0].to_string()
+                }
+            })
+            .into_owned();
+        out = Cow::Owned(replaced);
+    }
+    out
+}
+
 /// Redacts PII from `text`. Never panics; returns the input unchanged (borrowed) when
 /// there is nothing to redact.
 pub fn redact(text: &str) -> Cow<'_, str> {
@@ -324,9 +389,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
                 if d.len() < 10 || d == hot {
                     return run.to_string();
                 }
-                // keep a trailing separator that belonged to the surrounding text
-                let international = run.starts_with('+') || run.starts_with('＋');
-                if international || ((d.len() == 10 || d.len() == 11) && d.starts_with('0')) {
+                if is_phone_number(run, &hot) {
                     PHONE.to_string()
                 } else {
                     IDENTIFIER.to_string()
@@ -378,6 +441,31 @@ pub fn pseudonymize_id(id: &str) -> String {
     }
     let h = hex::encode(Sha256::digest(id.as_bytes()));
     format!("{r}#{}", &h[..16])
+}
+
+/// A staff name or a chat display name (Slack `users.info`, a Discord user name, a
+/// name given with `madoguchi staff … --as`, a chat-platform staff id) fit for a table,
+/// a log line or a staff post: unchanged unless it holds an e-mail address or a phone
+/// number, which are redacted and followed by `#` and a tag of the original (16
+/// letters a–p from its SHA-256), so two people stay two and one stays one. The name
+/// itself is kept: staff names are shown to staff on purpose. Idempotent (the tag has
+/// no digits, so it never looks like a phone number).
+pub fn display_name(name: &str) -> String {
+    let r = redact_contacts(name);
+    if r == name {
+        return name.to_string();
+    }
+    format!("{r}#{}", letter_tag(name))
+}
+
+/// 16 letters a–p from the SHA-256 of `s`.
+fn letter_tag(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())[..8]
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0f])
+        .map(|n| char::from(b'a' + n))
+        .collect()
 }
 
 /// Member text as stored: at most what the bot reads ([`crate::core::text::MAX_CHARS`]
@@ -603,6 +691,50 @@ mod tests {
     }
 
     #[test]
+    fn display_names_lose_emails_and_phones_but_keep_names_and_platform_ids() {
+        for plain in [
+            "鈴木",
+            "鈴木 花子",
+            "suzuki",
+            "slack:U0123ABCD",
+            "discord:123456789012345678",
+            "山田先生",
+            "窓口 0120-179-066",
+        ] {
+            assert_eq!(display_name(plain), plain);
+        }
+        let e = display_name("yamada@example.jp");
+        assert!(e.starts_with(EMAIL) && !e.contains("yamada"), "{e}");
+        let p = display_name("山田 090-1234-5678");
+        assert!(p.starts_with(&format!("山田 {PHONE}#")), "{p}");
+        for t in [
+            "山田（内線12 090-1234-5678）",
+            "Taro +81 90 1234 5678",
+            "０９０１２３４５６７８",
+            "tel:09012345678",
+            "81-90-1234-5678 Taro",
+            "yamada＠example．jp",
+        ] {
+            let d = display_name(t);
+            assert!(
+                !digits_of(&d).contains("1234") && !d.contains("yamada"),
+                "{t} → {d}"
+            );
+        }
+        // stable, distinct, idempotent
+        assert_eq!(e, display_name("yamada@example.jp"));
+        assert_ne!(e, display_name("sato@example.jp"));
+        assert_eq!(display_name(&e), e);
+        assert_eq!(display_name(&p), p);
+        // the same rule when stored as a staff name, unless redaction is off
+        assert_eq!(Redactor::new(true).staff_name("yamada@example.jp"), e);
+        assert_eq!(
+            Redactor::new(false).staff_name("yamada@example.jp"),
+            "yamada@example.jp"
+        );
+    }
+
+    #[test]
     fn member_text_is_capped_with_a_note() {
         let long = "あ".repeat(70_000);
         let c = cap_member_text(&long);
@@ -656,6 +788,43 @@ mod tests {
             proptest::prop_assert!(!r.contains(name), "{} → {}", t, r);
             proptest::prop_assert!(!r.contains("example.jp") && !r.contains(&phone), "{} → {}", t, r);
             proptest::prop_assert!(r.contains(hon));
+        }
+
+        #[test]
+        fn emails_and_phones_in_display_names_never_survive(
+            name in proptest::sample::select(vec!["鈴木", "山田 花子", "ヤマダ", "suzuki", "Taro Yamada", ""]),
+            user in "[a-z][a-z0-9._]{1,10}",
+            domain in proptest::sample::select(vec!["example.jp", "mail.example.co.jp", "ｅｘａｍｐｌｅ．ｊｐ"]),
+            at in proptest::sample::select(vec!["@", "＠"]),
+            phone in "0[1-9]0[-ー－ ]?[0-9]{4}[-ー－ ]?[0-9]{4}",
+            around in proptest::sample::select(vec![" ", "（", " / ", "｜", "・"]),
+            order in proptest::bool::ANY,
+        ) {
+            let contact = if order { format!("{user}{at}{domain}") } else { phone.clone() };
+            let t = format!("{name}{around}{contact}");
+            let d = display_name(&t);
+            proptest::prop_assert!(!d.contains(&contact), "{} → {}", t, d);
+            proptest::prop_assert!(!EMAIL_RE.is_match(&d), "{} → {}", t, d);
+            proptest::prop_assert!(!digits_of(&d).contains(&digits_of(&phone)[3..]), "{} → {}", t, d);
+            proptest::prop_assert!(d.starts_with(name), "the name is kept: {} → {}", t, d);
+            proptest::prop_assert_eq!(display_name(&d), d.clone(), "idempotent");
+            proptest::prop_assert_eq!(display_name(&t), d, "stable");
+        }
+
+        #[test]
+        fn display_names_of_two_addresses_stay_two(a in "[a-z]{3,8}", b in "[a-z]{3,8}") {
+            proptest::prop_assume!(a != b);
+            proptest::prop_assert_ne!(
+                display_name(&format!("{a}@example.jp")),
+                display_name(&format!("{b}@example.jp"))
+            );
+        }
+
+        #[test]
+        fn display_name_never_panics_and_is_idempotent(text in "\\PC{0,80}") {
+            let once = display_name(&text);
+            proptest::prop_assert_eq!(display_name(&once), once.clone());
+            proptest::prop_assert!(!EMAIL_RE.is_match(&once), "{} → {}", text, once);
         }
 
         #[test]

@@ -434,7 +434,10 @@ impl Service {
 }
 
 /// The staff side of the service (queue, claims, replies, outbox, stats): needs no bot,
-/// so staff tools start fast. [`Service`] delegates to it.
+/// so staff tools start fast. [`Service`] delegates to it. Every staff name it is given
+/// (console account, `--as NAME`, chat-platform identity) is stored through
+/// [`crate::redact::display_name`]: an e-mail address or phone number in it never
+/// reaches the assignee, the staff message's author or the audit log.
 #[derive(Clone)]
 pub struct Desk {
     store: Store,
@@ -481,7 +484,8 @@ impl Desk {
     /// Exactly one of several concurrent claimers wins; the others get
     /// [`StaffError::AlreadyClaimed`].
     pub async fn claim(&self, id: i64, staff: &str) -> Result<Escalation, StaffError> {
-        bounded(STAFF_BUDGET, self.store.claim(id, staff, self.clock.now())).await
+        let staff = self.redactor.staff_name(staff);
+        bounded(STAFF_BUDGET, self.store.claim(id, &staff, self.clock.now())).await
     }
 
     /// Queues `text` (redacted) for delivery through the member's channel. Claims an
@@ -493,9 +497,10 @@ impl Desk {
         text: &str,
     ) -> Result<OutboxItem, StaffError> {
         let text = self.redactor.apply(text);
+        let staff = self.redactor.staff_name(staff);
         bounded(
             STAFF_BUDGET,
-            self.store.staff_reply(id, staff, &text, self.clock.now()),
+            self.store.staff_reply(id, &staff, &text, self.clock.now()),
         )
         .await
     }
@@ -507,10 +512,11 @@ impl Desk {
         note: Option<&str>,
     ) -> Result<Escalation, StaffError> {
         let note = note.map(|n| self.redactor.apply(n).into_owned());
+        let staff = self.redactor.staff_name(staff);
         bounded(
             STAFF_BUDGET,
             self.store
-                .resolve(id, staff, note.as_deref(), self.clock.now()),
+                .resolve(id, &staff, note.as_deref(), self.clock.now()),
         )
         .await
     }

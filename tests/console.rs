@@ -668,6 +668,46 @@ async fn names_emails_and_long_text_never_reach_the_store() {
 }
 
 #[tokio::test]
+async fn staff_names_with_contact_details_are_stored_pseudonymised() {
+    // `madoguchi staff claim --as …` takes any name; the Desk stores every staff name
+    // through redact::display_name
+    let app = spawn_app().await;
+    let id = urgent_escalation(
+        &app,
+        "u-staffname",
+        "ランサムウェアに感染しました。画面が開けません",
+    )
+    .await;
+    let svc = &app.service;
+    svc.claim(id, "taro@example.jp").await.unwrap();
+    // the same person again: the same pseudonym, so they hold the item
+    svc.staff_reply(id, "taro@example.jp", "お電話します。")
+        .await
+        .unwrap();
+    let refused = svc.staff_reply(id, "hanako 090-1234-5678", "横から").await;
+    assert!(refused.is_err());
+    svc.resolve(id, "hanako 090-1234-5678", Some("対応済み"))
+        .await
+        .unwrap();
+    let (e, transcript) = svc.escalation(id).await.unwrap().unwrap();
+    let taro = madoguchi::redact::display_name("taro@example.jp");
+    assert_eq!(e.assignee.as_deref(), Some(taro.as_str()));
+    assert!(transcript
+        .iter()
+        .any(|l| l.author.as_deref() == Some(taro.as_str())));
+    let refusal = refused.unwrap_err().to_string();
+    assert!(
+        refusal.contains(&taro) && !refusal.contains("taro@"),
+        "{refusal}"
+    );
+    let all = svc.store().all_text().await.unwrap().join("\n");
+    for secret in ["taro@", "example.jp", "1234-5678"] {
+        assert!(!all.contains(secret), "{secret} is stored:\n{all}");
+    }
+    assert!(all.contains("hanako [電話番号]#"), "{all}");
+}
+
+#[tokio::test]
 async fn database_urls_in_descriptions_hide_passwords() {
     for url in [
         "postgres://app:s3cr3t-pw@127.0.0.1:1/m",

@@ -624,20 +624,50 @@ impl Store {
         })
     }
 
-    /// Every text column of every table (tests and audits: "is any PII left?").
+    /// Every text column of every table (tests and audits: "is any PII left?"), one
+    /// string per non-null cell: member text, ids, staff names, audit actors and details,
+    /// links, keys' names… Found from the schema, so a column added later is included.
+    /// Left out: timestamps (`…_at`, `locked_until`, `claimed_until`), hashes
+    /// (`…_hash`, `csrf`) and sqlx's own migration table, which hold no personal data.
     pub async fn all_text(&self) -> Result<Vec<String>, StoreError> {
         self.ready().await?;
+        let columns: Vec<(String, String)> = match self.db() {
+            super::Db::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name NOT LIKE '_sqlx%' \
+                     AND upper(c.type) = 'TEXT' ORDER BY m.name, c.cid",
+                )
+                .fetch_all(&p)
+                .await?
+            }
+            super::Db::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' \
+                     AND data_type IN ('text', 'character varying', 'json', 'jsonb') \
+                     ORDER BY table_name, ordinal_position",
+                )
+                .fetch_all(&p)
+                .await?
+            }
+        };
+        let plain = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         let mut out = Vec::new();
-        for sql in [
-            "SELECT text FROM messages",
-            "SELECT text FROM escalations",
-            "SELECT COALESCE(note, '') FROM escalations",
-            "SELECT text FROM outbox",
-            "SELECT state FROM conversations",
-            "SELECT COALESCE(detail, '') FROM audit_log",
-        ] {
+        for (table, column) in columns {
+            if column.ends_with("_at")
+                || column.ends_with("_until")
+                || column.ends_with("_hash")
+                || column == "csrf"
+                || !plain(&table)
+                || !plain(&column)
+            {
+                continue;
+            }
+            let sql =
+                format!("SELECT CAST({column} AS TEXT) FROM {table} WHERE {column} IS NOT NULL");
             let rows: Vec<(String,)> =
-                with_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
+                with_pool!(self, p => sqlx::query_as(&sql).fetch_all(p).await?);
             out.extend(rows.into_iter().map(|r| r.0));
         }
         Ok(out)
