@@ -1363,3 +1363,249 @@ async fn outbox_claims_are_disjoint_on_sqlite() {
     ))
     .await;
 }
+
+// ---- staff identities: display names with contact details, linked accounts ----------
+
+/// A member's urgent mention from Slack user `user`, escalated and posted to the staff
+/// channel: the escalation's id and the ts of its staff post.
+async fn slack_escalation(app: &TestApp, event_id: &str, user: &str, ts: &str) -> (i64, String) {
+    let channel = format!("C{user}");
+    app.post_event(event_callback(
+        event_id,
+        app_mention(&channel, ts, user, URGENT),
+    ))
+    .await;
+    for _ in 0..200 {
+        if let Some(e) = app
+            .service
+            .list_escalations(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.user == user && e.staff_ref.is_some())
+        {
+            let post_ts = e
+                .staff_ref
+                .unwrap()
+                .trim_start_matches("slack:")
+                .to_string();
+            return (e.id, post_ts);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{user}'s escalation was never posted to the staff channel");
+}
+
+/// Staff `user` answers in the escalation post's thread (the reply's own ts is `ts`).
+async fn slack_thread_reply(
+    app: &TestApp,
+    event_id: &str,
+    ts: &str,
+    user: &str,
+    post_ts: &str,
+    text: &str,
+) {
+    let reply = json!({"type": "message", "channel_type": "channel", "user": user, "text": text,
+        "channel": STAFF_CHANNEL, "ts": ts, "thread_ts": post_ts});
+    assert_eq!(
+        app.post_event(event_callback(event_id, reply))
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn wait_posted(app: &TestApp, what: &str, needle: &str) {
+    app.slack
+        .wait_for(what, |calls| {
+            calls.iter().any(|c| c.body.to_string().contains(needle))
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn e_mail_addresses_and_phone_numbers_in_staff_names_reach_no_table_and_no_staff_post() {
+    let mut app = spawn_app().await;
+    let (id, post_ts) = slack_escalation(&app, "EvContact", "U51", "1700000000.005100").await;
+    // UCONTACT's Slack display name holds an e-mail address and a phone number; the
+    // button payload's user name holds another address
+    app.press_staff_button("UCONTACT", "yamada@example.jp", "staff_claim", id, &post_ts)
+        .await;
+    wait_posted(&app, "the claim notice", "さんが担当します").await;
+    slack_thread_reply(
+        &app,
+        "EvContactReply",
+        "1800000009.000051",
+        "UCONTACT",
+        &post_ts,
+        "お電話します。",
+    )
+    .await;
+    wait_posted(&app, "the relay notice", "さんの返信を").await;
+    // someone else tries to claim: the refusal names the assignee
+    app.press_staff_button("UOTHER", "tanaka", "staff_claim", id, &post_ts)
+        .await;
+    wait_posted(&app, "the refusal", "担当にできませんでした").await;
+    // a user Slack tells nothing about, whose user name is a phone number, resolves
+    app.press_staff_button("UNOINFO", "090-8765-4321", "staff_resolve", id, &post_ts)
+        .await;
+    wait_posted(&app, "the resolve notice", "さんが解決済みにしました").await;
+    app.slack
+        .wait_for("the staff reply to the member", |calls| {
+            calls
+                .iter()
+                .any(|c| c.body["channel"] == "CU51" && c.body.to_string().contains("お電話します"))
+        })
+        .await;
+    app.stop().await;
+
+    let posted = all_posted_text(&app);
+    let stored = app.service.store().all_text().await.unwrap().join("\n");
+    for (place, text) in [("a staff post", &posted), ("a table", &stored)] {
+        for secret in [
+            "yamada@",
+            "example.jp",
+            "090-1234-5678",
+            "1234-5678",
+            "8765-4321",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {place}:\n{text}");
+        }
+        let digits = madoguchi::redact::digits_of(text);
+        for secret in ["09012345678", "09087654321"] {
+            assert!(!digits.contains(secret), "{secret} in {place}");
+        }
+    }
+    // the names themselves are still shown to staff, with the contact details replaced
+    let pseudonym = madoguchi::redact::display_name(CONTACT_DISPLAY_NAME);
+    assert!(
+        pseudonym.starts_with("山田 [メール] [電話番号]#"),
+        "{pseudonym}"
+    );
+    assert!(
+        posted.contains(&format!("#{id} は {pseudonym} さんが担当します")),
+        "{posted}"
+    );
+    assert!(
+        posted.contains(&format!("{pseudonym} さんの返信を")),
+        "{posted}"
+    );
+    assert!(
+        posted.contains(&format!("既に {pseudonym} さんが対応中です")),
+        "{posted}"
+    );
+    assert!(
+        posted.contains(&format!(
+            "#{id} は {} さんが解決済みにしました",
+            madoguchi::redact::display_name("090-8765-4321")
+        )),
+        "{posted}"
+    );
+}
+
+#[tokio::test]
+async fn slack_staff_actions_are_recorded_under_the_linked_account() {
+    use madoguchi::accounts::{Accounts, StaffRole};
+    let mut app = spawn_app().await;
+    let accounts = Accounts::new(app.service.store().clone());
+    let now = clock().now();
+    accounts
+        .add_account("suzuki", StaffRole::Staff, "a-long-password-1", now)
+        .await
+        .unwrap();
+    accounts.link("suzuki", "slack:USTAFF", now).await.unwrap();
+
+    // the linked Slack user claims, replies and resolves
+    let (linked, post_ts) = slack_escalation(&app, "EvLinked", "U61", "1700000000.006100").await;
+    app.press_staff_button("USTAFF", "suzuki", "staff_claim", linked, &post_ts)
+        .await;
+    wait_posted(
+        &app,
+        "the claim notice",
+        &format!("#{linked} は 鈴木 さんが担当します"),
+    )
+    .await;
+    slack_thread_reply(
+        &app,
+        "EvLinkedReply",
+        "1800000009.000061",
+        "USTAFF",
+        &post_ts,
+        "事務局の鈴木です。",
+    )
+    .await;
+    wait_posted(&app, "the relay notice", &format!("#{linked} の利用者へ")).await;
+    app.press_staff_button("USTAFF", "suzuki", "staff_resolve", linked, &post_ts)
+        .await;
+    wait_posted(
+        &app,
+        "the resolve notice",
+        &format!("#{linked} は 鈴木 さんが解決済み"),
+    )
+    .await;
+
+    // an unlinked Slack user works as before, under the Slack id
+    let (unlinked, post_ts2) =
+        slack_escalation(&app, "EvUnlinked", "U62", "1700000000.006200").await;
+    app.press_staff_button("UOTHER", "tanaka", "staff_claim", unlinked, &post_ts2)
+        .await;
+    wait_posted(
+        &app,
+        "the second claim notice",
+        &format!("#{unlinked} は tanaka さんが担当します"),
+    )
+    .await;
+    slack_thread_reply(
+        &app,
+        "EvUnlinkedReply",
+        "1800000009.000062",
+        "UOTHER",
+        &post_ts2,
+        "お電話します。",
+    )
+    .await;
+    wait_posted(
+        &app,
+        "the second relay notice",
+        &format!("#{unlinked} の利用者へ"),
+    )
+    .await;
+    app.stop().await;
+
+    let audit = app.audit_log().await;
+    let actions = |id: i64| -> Vec<(String, String)> {
+        audit
+            .iter()
+            .filter(|(e, _, a)| *e == Some(id) && a != "staff_ref")
+            .map(|(_, actor, a)| (actor.clone(), a.clone()))
+            .collect()
+    };
+    let of = |actor: &str, acts: &[&str]| -> Vec<(String, String)> {
+        acts.iter()
+            .map(|a| (actor.to_string(), a.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        actions(linked),
+        of("suzuki", &["claim", "reply", "resolve"]),
+        "{audit:?}"
+    );
+    assert_eq!(
+        actions(unlinked),
+        of("slack:UOTHER", &["claim", "reply"]),
+        "{audit:?}"
+    );
+
+    let (e, transcript) = app.service.escalation(linked).await.unwrap().unwrap();
+    assert_eq!(e.assignee.as_deref(), Some("suzuki"));
+    let staff_line = transcript
+        .iter()
+        .find(|l| l.text.contains("事務局の鈴木です"))
+        .expect("the staff reply is in the conversation");
+    assert_eq!(staff_line.author.as_deref(), Some("suzuki"));
+    let (e2, transcript2) = app.service.escalation(unlinked).await.unwrap().unwrap();
+    assert_eq!(e2.assignee.as_deref(), Some("slack:UOTHER"));
+    assert!(transcript2
+        .iter()
+        .any(|l| l.author.as_deref() == Some("slack:UOTHER")));
+}

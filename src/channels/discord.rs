@@ -77,7 +77,7 @@ impl MessageView {
         MessageView {
             id: m.id.get(),
             author_id: m.author.id.get(),
-            author_name: m.author.name.clone(),
+            author_name: crate::redact::display_name(&m.author.name),
             author_bot: m.author.bot,
             channel_id: m.channel_id.get(),
             guild_id: m.guild_id.map(|g| g.get()),
@@ -433,7 +433,10 @@ impl Handler {
             }
         };
         // the user id: the same identity the Claim button records
-        let staff = Shared::staff_name(ChannelKind::Discord, &msg.author.id.get().to_string());
+        let staff = self
+            .shared
+            .staff_actor(ChannelKind::Discord, &msg.author.id.get().to_string())
+            .await;
         let notice = match service.staff_reply(esc.id, &staff, text).await {
             Ok(_) => {
                 self.shared.wake.notify_one();
@@ -558,18 +561,21 @@ impl Handler {
                 if Some(c.channel_id.get()) != self.cfg.staff_channel_id {
                     return;
                 }
-                let staff = Shared::staff_name(ChannelKind::Discord, &c.user.id.get().to_string());
+                let staff = self
+                    .shared
+                    .staff_actor(ChannelKind::Discord, &c.user.id.get().to_string())
+                    .await;
+                let display = crate::redact::display_name(&c.user.name);
                 let text = match act {
                     ButtonAct::Claim(id) => match self.shared.service.claim(id, &staff).await {
                         Ok(_) => format!(
-                            "#{id} は {} さんが担当します。スレッドへの返信が利用者に届きます。",
-                            c.user.name
+                            "#{id} は {display} さんが担当します。スレッドへの返信が利用者に届きます。"
                         ),
                         Err(e) => format!("#{id} を担当にできませんでした: {e}"),
                     },
                     ButtonAct::Resolve(id) => {
                         match self.shared.service.resolve(id, &staff, None).await {
-                            Ok(_) => format!("#{id} は {} さんが解決済みにしました。", c.user.name),
+                            Ok(_) => format!("#{id} は {display} さんが解決済みにしました。"),
                             Err(e) => format!("#{id} を解決済みにできませんでした: {e}"),
                         }
                     }
@@ -605,7 +611,7 @@ async fn send_all(http: &Http, channel: ChannelId, msgs: Vec<CreateMessage>, sha
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let _ = self.bot_id.set(ready.user.id.get());
-        tracing::info!(user = %ready.user.name, "Discord gateway ready");
+        tracing::info!(user = %crate::redact::display_name(&ready.user.name), "Discord gateway ready");
         let result = match self.cfg.guild_id {
             Some(g) => GuildId::new(g)
                 .set_commands(&ctx.http, vec![slash_command()])

@@ -2,6 +2,10 @@
 //! push staff replies to its members implements [`StaffChannel`], and one generic loop
 //! ([`staff_loop`]) posts new escalations to a staff room and delivers queued staff
 //! replies. Adding a channel means one file under `src/channels/` implementing the trait.
+//!
+//! Staff actions that come from a chat platform (Slack and Discord buttons, replies in
+//! an escalation's thread) name their actor with [`Shared::staff_actor`]: the console
+//! account the platform id is linked to, else the platform id itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +54,38 @@ pub fn room_for(channels: &[Arc<dyn StaffChannel>], e: &Escalation) -> Option<us
         .iter()
         .position(|c| c.has_staff_room() && c.kind() == e.channel)
         .or_else(|| channels.iter().position(|c| c.has_staff_room()))
+}
+
+/// How long looking up the account a chat-platform staff id is linked to may take
+/// before the action is recorded under the platform id.
+const LINK_LOOKUP: Duration = Duration::from_secs(2);
+
+impl Shared {
+    /// Who a staff action from a chat platform is recorded under (the escalation's
+    /// assignee, the staff message's author, `audit_log.actor`): the console account
+    /// `who` is linked to (`madoguchi staff user link NAME slack:U…`), otherwise the
+    /// platform identity (`slack:U…`, `discord:…`) as before. Resolved once per action
+    /// here, for every platform; the [`crate::service::Desk`] then stores it through
+    /// [`crate::redact::display_name`] like every staff name.
+    pub async fn staff_actor(&self, channel: ChannelKind, who: &str) -> String {
+        let platform_id = Shared::staff_name(channel, who);
+        let accounts = crate::accounts::Accounts::new(self.service.store().clone());
+        match tokio::time::timeout(LINK_LOOKUP, accounts.linked_account(&platform_id)).await {
+            Ok(Ok(Some(account))) => account,
+            Ok(Ok(None)) => platform_id,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, channel = channel.as_str(), "could not look up a linked account; recording the chat id");
+                platform_id
+            }
+            Err(_) => {
+                tracing::warn!(
+                    channel = channel.as_str(),
+                    "looking up a linked account timed out; recording the chat id"
+                );
+                platform_id
+            }
+        }
+    }
 }
 
 /// The text a member sees when staff answer through the queue.

@@ -29,6 +29,8 @@ pub const SIGNING_SECRET: &str = "test-signing-secret";
 pub const BOT_TOKEN: &str = "xoxb-test-token";
 pub const STAFF_CHANNEL: &str = "CSTAFF";
 pub const MATTERMOST_TOKEN: &str = "mm-test-token";
+/// What the mock's `users.info` says is the display name of `UCONTACT`.
+pub const CONTACT_DISPLAY_NAME: &str = "山田 yamada@example.jp 090-1234-5678";
 
 /// The bot is built once per test binary (lindera + training take a moment).
 pub fn bot() -> Arc<Bot> {
@@ -233,6 +235,8 @@ async fn mock_method(
         });
         return Json(match body["user"].as_str() {
             Some("USTAFF") => json!({"ok": true, "user": {"id": "USTAFF", "name": "suzuki", "real_name": "鈴木 花子", "profile": {"display_name": "鈴木", "real_name": "鈴木 花子"}}}),
+            // a display name holding an e-mail address and a phone number
+            Some("UCONTACT") => json!({"ok": true, "user": {"id": "UCONTACT", "name": "yamada", "profile": {"display_name": CONTACT_DISPLAY_NAME}}}),
             _ => json!({"ok": false, "error": "user_not_found"}),
         })
         .into_response();
@@ -397,6 +401,50 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             h.await.unwrap().unwrap();
         }
+    }
+}
+
+impl TestApp {
+    /// Presses a staff button (`staff_claim`, `staff_resolve`) on the escalation post
+    /// `post_ts` as Slack user `user` (`username` is what the payload carries).
+    pub async fn press_staff_button(
+        &self,
+        user: &str,
+        username: &str,
+        action: &str,
+        id: i64,
+        post_ts: &str,
+    ) {
+        let payload = json!({
+            "type": "block_actions", "user": {"id": user, "username": username}, "channel": {"id": STAFF_CHANNEL},
+            "message": {"ts": post_ts}, "actions": [{"action_id": action, "value": id.to_string()}]
+        });
+        let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let res = self
+            .post_slack(
+                "/slack/interactions",
+                &form,
+                "application/x-www-form-urlencoded",
+                0,
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+
+    /// The audit log (escalation, actor, action), oldest first (SQLite stores only).
+    pub async fn audit_log(&self) -> Vec<(Option<i64>, String, String)> {
+        use sqlx::Connection;
+        let madoguchi::store::Backend::Sqlite(p) = self.service.store().backend() else {
+            panic!("audit_log() reads SQLite stores");
+        };
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", p.display()))
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT escalation_id, actor, action FROM audit_log ORDER BY id")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
     }
 }
 

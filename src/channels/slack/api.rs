@@ -144,7 +144,9 @@ impl SlackApi {
     }
 
     /// A Slack user's display name (`users.info`: profile display name, else real name,
-    /// else user name), cached for an hour; None when Slack does not tell.
+    /// else user name) with any e-mail address or phone number in it pseudonymised
+    /// ([`crate::redact::display_name`]), cached for an hour; None when Slack does not
+    /// tell. Every notice, refusal and log line that names a Slack user takes it here.
     pub async fn user_name(&self, user_id: &str) -> Option<String> {
         if let Some((n, at)) = self
             .names
@@ -178,6 +180,7 @@ impl SlackApi {
             .or_else(|| pick(&["profile", "real_name"]))
             .or_else(|| pick(&["real_name"]))
             .or_else(|| pick(&["name"]))?;
+        let name = crate::redact::display_name(&name);
         let mut m = self.names.lock().unwrap_or_else(|p| p.into_inner());
         if m.len() > 10_000 {
             m.clear();

@@ -372,7 +372,11 @@ async fn relay_staff_reply(ctx: &Ctx, thread_ts: &str, staff: &str, text: &str) 
     };
     let notice = match service.escalation_by_staff_ref(&staff_ref(thread_ts)).await {
         Ok(Some(esc)) => match service
-            .staff_reply(esc.id, &Shared::staff_name(ChannelKind::Slack, staff), text)
+            .staff_reply(
+                esc.id,
+                &ctx.shared.staff_actor(ChannelKind::Slack, staff).await,
+                text,
+            )
             .await
         {
             Ok(item) => {
@@ -545,10 +549,10 @@ async fn staff_action(
     message_ts: Option<String>,
 ) {
     let service = &ctx.shared.service;
-    let name = Shared::staff_name(ChannelKind::Slack, staff);
+    let name = ctx.shared.staff_actor(ChannelKind::Slack, staff).await;
     let display = match ctx.slack.api.user_name(staff).await {
         Some(n) => n,
-        None => display.to_string(),
+        None => crate::redact::display_name(display),
     };
     let text = match op {
         StaffOp::Claim => match service.claim(id, &name).await {
