@@ -720,6 +720,80 @@ async fn database_urls_in_descriptions_hide_passwords() {
     }
 }
 
+/// `madoguchi serve` started with every form of secret in `DATABASE_URL` (user:password,
+/// `?password=`, `sslpassword`, which the driver would log with its value) on a database
+/// that does not answer: the start-up, the driver's warnings and the recovery task's
+/// errors, at the most verbose log level, show none of them.
+#[test]
+fn serve_logs_show_no_secret_from_the_database_url() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::sync::{mpsc, Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:s3cr3t-userinfo@127.0.0.1:1/m?password=s3cr3t-query&sslpassword=s3cr3t-ssl&sslmode=disable",
+        )
+        .env("MADOGUCHI_SPOOL", dir.path().join("spool.jsonl"))
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for k in [
+        "MADOGUCHI_DB",
+        "MADOGUCHI_CONFIG",
+        "MADOGUCHI_ADDR",
+        "MADOGUCHI_CONTENT",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "DISCORD_TOKEN",
+        "MATTERMOST_TOKEN",
+    ] {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd.spawn().expect("runs madoguchi serve");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel::<()>();
+    let reader = {
+        let (log, stderr) = (log.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let listening = line.contains("listening on");
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+                if listening {
+                    let _ = tx.send(());
+                }
+            }
+        })
+    };
+    let started = rx.recv_timeout(Duration::from_secs(120)).is_ok();
+    // a few rounds of the recovery task's probes and their errors
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let log = log.lock().unwrap().clone() + &out;
+    assert!(started, "serve did not start:\n{log}");
+    assert!(!log.contains("s3cr3t"), "a secret in the log:\n{log}");
+    // the log did speak about the database (without the secrets)
+    assert!(
+        log.contains("app:***@127.0.0.1:1/m") && log.contains("sslpassword"),
+        "{log}"
+    );
+}
+
 // ---- the same account rules on PostgreSQL -----------------------------------------------
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";

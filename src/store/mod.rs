@@ -37,7 +37,7 @@ pub const DB_FILE: &str = "madoguchi.db";
 
 /// Where the store lives. Build it with [`StoreConfig::from_env`] and override fields
 /// (the CLI's `--db` sets `sqlite_path`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct StoreConfig {
     /// `postgres://…` (or `sqlite:PATH`); wins over the SQLite default.
     pub database_url: Option<String>,
@@ -73,11 +73,129 @@ impl Default for StoreConfig {
     }
 }
 
+/// Debug without secrets: the database URL as [`crate::redact::database_url`] shows it.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(crate::redact::database_url),
+            )
+            .field("sqlite_path", &self.sqlite_path)
+            .field("spool_path", &self.spool_path)
+            .field("redact", &self.redact)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
 /// The backend a config resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Backend {
     Sqlite(PathBuf),
     Postgres(String),
+}
+
+/// Debug without secrets (see [`StoreConfig`]'s).
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Backend::Postgres(u) => f
+                .debug_tuple("Postgres")
+                .field(&crate::redact::database_url(u))
+                .finish(),
+        }
+    }
+}
+
+/// The query parameters sqlx's PostgreSQL options read. sqlx logs any other one *with
+/// its value* ("ignoring unrecognized connect parameter"), so an `sslpassword=…` would
+/// reach the log: [`pg_url_for_sqlx`] drops them first.
+const PG_PARAMS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// `%XX` escapes decoded (for comparing parameter names).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A PostgreSQL URL with only the query parameters sqlx reads, and the names of those
+/// dropped (names only: a value may be a secret).
+pub fn pg_url_for_sqlx(url: &str) -> (String, Vec<String>) {
+    let Some((main, query)) = url.split_once('?') else {
+        return (url.to_string(), Vec::new());
+    };
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let key = percent_decoded(kv.split_once('=').map_or(kv, |(k, _)| k));
+        if PG_PARAMS.contains(&key.as_str()) || (key.starts_with("options[") && key.ends_with(']'))
+        {
+            kept.push(kv);
+        } else if key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            dropped.push(key);
+        } else {
+            dropped.push("(a parameter)".to_string());
+        }
+    }
+    let url = if kept.is_empty() {
+        main.to_string()
+    } else {
+        format!("{main}?{}", kept.join("&"))
+    };
+    (url, dropped)
 }
 
 impl StoreConfig {
@@ -308,7 +426,14 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
         }
         Backend::Postgres(url) => {
             let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
-            let opts = PgConnectOptions::from_str(url)
+            let (url, dropped) = pg_url_for_sqlx(url);
+            if !dropped.is_empty() {
+                tracing::warn!(
+                    "DATABASE_URL: ignoring parameter(s) the PostgreSQL driver does not support: {}",
+                    dropped.join(", ")
+                );
+            }
+            let opts = PgConnectOptions::from_str(&url)
                 .map_err(|e| StoreError::Config(format!("bad DATABASE_URL: {e}")))?
                 // server-side bounds: no statement, lock wait or idle transaction runs
                 // for ever; the server probes a vanished client with TCP keepalives
@@ -657,5 +782,41 @@ impl Store {
 
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_sqlx_would_log_with_their_value_are_dropped_by_name() {
+        let (url, dropped) = pg_url_for_sqlx(
+            "postgres://app:pw1@db/m?sslmode=require&sslpassword=s3cr3t&passfile=%2Fsecret&application_name=m&options%5Bsearch_path%5D=x",
+        );
+        assert_eq!(
+            url,
+            "postgres://app:pw1@db/m?sslmode=require&application_name=m&options%5Bsearch_path%5D=x"
+        );
+        assert_eq!(dropped, ["sslpassword", "passfile"]);
+        let (url, dropped) = pg_url_for_sqlx("postgres://db/m?password=pw&s3cr3t%20x=1");
+        assert_eq!(url, "postgres://db/m?password=pw");
+        assert_eq!(dropped, ["(a parameter)"]);
+        assert_eq!(
+            pg_url_for_sqlx("postgres://db/m?sslpassword=x"),
+            (
+                "postgres://db/m".to_string(),
+                vec!["sslpassword".to_string()]
+            )
+        );
+        assert_eq!(pg_url_for_sqlx("postgres://db/m").0, "postgres://db/m");
+    }
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let cfg = StoreConfig::url("postgres://app:s3cr3t@db/m?sslpassword=s3cr3t2");
+        let d = format!("{cfg:?} {:?}", cfg.backend().unwrap());
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(d.contains("app:***@db/m"), "{d}");
     }
 }
