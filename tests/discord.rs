@@ -366,3 +366,124 @@ async fn one_replica_runs_the_gateway_and_another_takes_over_when_it_stops() {
     );
     b.stop().await;
 }
+
+#[tokio::test]
+async fn discord_staff_act_under_their_linked_account_and_phone_numbers_in_names_are_hidden() {
+    use madoguchi::accounts::{Accounts, StaffRole};
+    let (mut app, mock) = spawn_with_discord().await;
+    let accounts = Accounts::new(app.service.store().clone());
+    let now = clock().now();
+    accounts
+        .add_account("hanako", StaffRole::Staff, "a-long-password-1", now)
+        .await
+        .unwrap();
+    accounts
+        .link("hanako", &format!("discord:{STAFF_USER}"), now)
+        .await
+        .unwrap();
+    // the staff member's Discord user name holds a phone number
+    let staff = || user(STAFF_USER, "hanako 090-1234-5678", false);
+
+    mock.dispatch("MESSAGE_CREATE", mention(2102, MEMBER_CHANNEL, URGENT));
+    let staff_post = mock.wait_posts_in(STAFF_CHANNEL_ID, 1).await.remove(0);
+    let ids: Vec<String> = staff_post["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap().to_string())
+        .collect();
+    let esc_id: i64 = ids[0].trim_start_matches("mg:claim:").parse().unwrap();
+    let thread_call = mock
+        .wait_call("the escalation thread", |c| {
+            c.method == "POST"
+                && c.path
+                    .starts_with(&format!("channels/{STAFF_CHANNEL_ID}/messages/"))
+                && c.path.ends_with("/threads")
+        })
+        .await;
+    let staff_thread: u64 = thread_call.path.split('/').nth(3).unwrap().parse().unwrap();
+    let staff_msg = || {
+        message(
+            staff_thread,
+            STAFF_CHANNEL_ID,
+            Some(GUILD_ID),
+            user(BOT_ID, "madoguchi", true),
+            "",
+            vec![],
+        )
+    };
+
+    // claim, reply in the thread, resolve
+    mock.dispatch(
+        "INTERACTION_CREATE",
+        button_press(7101, STAFF_CHANNEL_ID, staff(), &ids[0], staff_msg()),
+    );
+    let claimed = mock
+        .wait_call("the Claim answer", |c| {
+            c.path == "interactions/7101/tok-7101/callback"
+        })
+        .await;
+    let shown = madoguchi::redact::display_name("hanako 090-1234-5678");
+    assert!(shown.starts_with("hanako [電話番号]#"), "{shown}");
+    assert_eq!(
+        claimed.body["data"]["content"],
+        format!("#{esc_id} は {shown} さんが担当します。スレッドへの返信が利用者に届きます。")
+    );
+    mock.dispatch(
+        "MESSAGE_CREATE",
+        message(
+            2105,
+            staff_thread,
+            Some(GUILD_ID),
+            staff(),
+            "担当の者です。これからお電話します。",
+            vec![],
+        ),
+    );
+    let delivered = mock.wait_posts_in(2102, 2).await;
+    assert!(delivered[1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("これからお電話します"));
+    mock.dispatch(
+        "INTERACTION_CREATE",
+        button_press(7102, STAFF_CHANNEL_ID, staff(), &ids[1], staff_msg()),
+    );
+    let resolved = mock
+        .wait_call("the Resolve answer", |c| {
+            c.path == "interactions/7102/tok-7102/callback"
+        })
+        .await;
+    assert_eq!(
+        resolved.body["data"]["content"],
+        format!("#{esc_id} は {shown} さんが解決済みにしました。")
+    );
+    app.stop().await;
+
+    let actions: Vec<(String, String)> = app
+        .audit_log()
+        .await
+        .into_iter()
+        .filter(|(e, _, a)| *e == Some(esc_id) && a != "staff_ref")
+        .map(|(_, actor, a)| (actor, a))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("hanako", "claim"),
+            ("hanako", "reply"),
+            ("hanako", "resolve")
+        ]
+        .map(|(w, a)| (w.to_string(), a.to_string())),
+    );
+    let (e, transcript) = app.service.escalation(esc_id).await.unwrap().unwrap();
+    assert_eq!(e.assignee.as_deref(), Some("hanako"));
+    assert!(transcript
+        .iter()
+        .any(|l| l.author.as_deref() == Some("hanako") && l.text.contains("お電話します")));
+    let stored = app.service.store().all_text().await.unwrap().join("\n");
+    let sent: String = mock.calls().iter().map(|c| c.body.to_string()).collect();
+    for text in [&stored, &sent] {
+        assert!(!text.contains("1234-5678"), "{text}");
+    }
+}
