@@ -8,6 +8,10 @@
 //! ```sh
 //! cargo run --release --example loadtest -- [--connections 64] [--seconds 10] [--postgres]
 //! ```
+//!
+//! `--target 127.0.0.1:8080 --key KEY` drives a running `madoguchi serve` instead (a
+//! loopback address only; give it rate limits that let the load through, see
+//! BENCHMARKS.md); the durability check is then left to the database.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,6 +45,8 @@ struct Args {
     connections: usize,
     seconds: u64,
     postgres: Option<String>,
+    /// A running server on loopback and its API key.
+    target: Option<(std::net::SocketAddr, String)>,
 }
 
 fn args() -> Args {
@@ -48,7 +54,10 @@ fn args() -> Args {
         connections: 64,
         seconds: 10,
         postgres: None,
+        target: None,
     };
+    let mut key = std::env::var("MADOGUCHI_API_KEY").ok();
+    let mut target = None;
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -59,6 +68,18 @@ fn args() -> Args {
                     .expect("--connections N")
             }
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--target" => {
+                let addr: std::net::SocketAddr = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--target IP:PORT");
+                assert!(
+                    addr.ip().is_loopback(),
+                    "--target must be a loopback address"
+                );
+                target = Some(addr);
+            }
+            "--key" => key = Some(it.next().expect("--key KEY")),
             "--postgres" => {
                 a.postgres = Some(
                     std::env::var("LOADTEST_PG")
@@ -66,11 +87,17 @@ fn args() -> Args {
                 )
             }
             other => {
-                panic!("unknown argument {other:?} (--connections N, --seconds N, --postgres)")
+                panic!("unknown argument {other:?} (--connections N, --seconds N, --postgres, --target IP:PORT --key KEY)")
             }
         }
     }
     a.seconds = a.seconds.clamp(1, 120);
+    a.target = target.map(|t| {
+        (
+            t,
+            key.expect("--target needs --key KEY (or MADOGUCHI_API_KEY)"),
+        )
+    });
     a
 }
 
@@ -202,8 +229,42 @@ fn drive(
     })
 }
 
+/// `GET /healthz`, then `POST /v1/messages`, each for `a.seconds`; prints both and
+/// their ratio; returns the messages run.
+fn both_endpoints(addr: std::net::SocketAddr, a: &Args, key: &str) -> Run {
+    let health: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
+    let h = drive(addr, a.connections, a.seconds, health).report("GET /healthz");
+    let key = key.to_string();
+    let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
+        let body = serde_json::json!({
+            "user": format!("load-{c}-{}", i % 50),
+            "channel": "web",
+            "text": TEXTS[((c as u64 * 7 + i) % TEXTS.len() as u64) as usize],
+        })
+        .to_string();
+        format!("POST /v1/messages HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    });
+    let run = drive(addr, a.connections, a.seconds, messages);
+    let m = run.report("POST /v1/messages");
+    println!(
+        "ratio /v1/messages to /healthz: {:.3} ({:.1}x slower)",
+        m / h,
+        h / m
+    );
+    run
+}
+
 fn main() {
     let a = args();
+    if let Some((addr, key)) = &a.target {
+        println!(
+            "madoguchi load test: the server at {addr}, {} connections, {} s per endpoint",
+            a.connections, a.seconds
+        );
+        both_endpoints(*addr, &a, key);
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -269,26 +330,7 @@ fn main() {
     }));
     println!("madoguchi load test: {backend}, {} connections, {} s per endpoint, server and load generator on this machine", a.connections, a.seconds);
 
-    let health: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
-        Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
-    let h = drive(addr, a.connections, a.seconds, health).report("GET /healthz");
-    let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
-        let body = serde_json::json!({
-            "user": format!("load-{c}-{}", i % 50),
-            "channel": "web",
-            "text": TEXTS[((c as u64 * 7 + i) % TEXTS.len() as u64) as usize],
-        })
-        .to_string();
-        format!("POST /v1/messages HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
-    });
-    let run = drive(addr, a.connections, a.seconds, messages);
-    let m = run.report("POST /v1/messages");
-    println!(
-        "ratio /v1/messages to /healthz: {:.3} ({:.1}x slower)",
-        m / h,
-        h / m
-    );
-
+    let run = both_endpoints(addr, &a, &key);
     let _ = stop_tx.send(());
     server_rt.block_on(async {
         let _ = server.await;

@@ -329,14 +329,14 @@ pub fn redact_contacts(text: &str) -> Cow<'_, str> {
     if EMAIL_RE.is_match(&out) {
         out = Cow::Owned(EMAIL_RE.replace_all(&out, EMAIL).into_owned());
     }
-    let hot = hotline_digits();
+    let hot = HOTLINE_DIGITS.as_str();
     if DIGIT_RUN_RE
         .find_iter(&out)
-        .any(|m| is_contact_number(m.as_str(), &hot))
+        .any(|m| is_contact_number(m.as_str(), hot))
     {
         let replaced = DIGIT_RUN_RE
             .replace_all(&out, |c: &Captures| {
-                if is_contact_number(&c[0], &hot) {
+                if is_contact_number(&c[0], hot) {
                     PHONE.to_string()
                 } else {
                     c[0].to_string()

@@ -1267,3 +1267,149 @@ mod cli {
         });
     }
 }
+
+// ---- group commit: a batch writes exactly what one-by-one writes --------------------
+
+/// A turn with a given key, user, time, state and escalation, for the batch tests.
+fn turn_at(
+    key: &str,
+    user: &str,
+    minute: u32,
+    streak: Option<u8>,
+    escalate: Option<EscalationReason>,
+) -> TurnRecord {
+    let mut r = record(key, user, &format!("{user} の {key}"));
+    r.at = jst().with_ymd_and_hms(2026, 11, 26, 10, minute, 0).unwrap();
+    r.reply_text = format!("answer to {key}");
+    r.urgent = escalate == Some(EscalationReason::Urgent);
+    r.escalate = escalate;
+    r.state = streak.map(|n| madoguchi::core::turn::ConversationState {
+        low_confidence_streak: n,
+        ..Default::default()
+    });
+    r
+}
+
+/// Every row a turn writes, as text, without ids (which differ between databases).
+async fn dump(db: &TestDb) -> Vec<String> {
+    const QUERIES: [&str; 4] = [
+        "SELECT channel, user_id, conversation, state, updated_at FROM conversations ORDER BY user_id",
+        "SELECT c.user_id, m.role, m.text, COALESCE(m.reply_kind, '-'), CAST(m.urgent AS TEXT), \
+         CASE WHEN m.escalation_id IS NULL THEN 'unlinked' ELSE 'linked' END, m.created_at \
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id ORDER BY c.user_id, m.id",
+        "SELECT user_id, reason, status, text FROM escalations ORDER BY user_id",
+        "SELECT spool_key FROM spool_applied ORDER BY spool_key",
+    ];
+    macro_rules! rows {
+        ($conn:expr) => {{
+            let mut out = Vec::new();
+            for q in QUERIES {
+                for row in sqlx::query(q).fetch_all(&mut $conn).await.unwrap() {
+                    use sqlx::Row;
+                    let cells: Vec<String> = (0..row.len())
+                        .map(|i| {
+                            row.try_get::<Option<String>, _>(i)
+                                .unwrap()
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    out.push(cells.join(" | "));
+                }
+            }
+            out
+        }};
+    }
+    match (&db.cfg.sqlite_path, &db.cfg.database_url) {
+        (Some(p), _) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", p.display()))
+                .await
+                .unwrap();
+            rows!(c)
+        }
+        (None, Some(u)) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            rows!(c)
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Writes `before` one by one to both databases, then `batch` one by one to `a` and as
+/// one transaction to `b`; the tables and the escalations told must come out the same.
+async fn a_batch_writes_what_one_by_one_writes(a: &TestDb, b: &TestDb) {
+    use madoguchi::store::Store;
+    let (sa, sb) = (
+        Store::connect(&a.cfg).await.unwrap(),
+        Store::connect(&b.cfg).await.unwrap(),
+    );
+    let urgent = Some(EscalationReason::Urgent);
+    let before = [
+        turn_at("k-dup", "dup", 0, Some(1), None),
+        turn_at("k-open", "open", 1, Some(0), urgent),
+        turn_at("k-newer", "newer", 30, Some(7), None),
+    ];
+    for r in &before {
+        sa.apply_turn(r).await.unwrap();
+        sb.apply_turn(r).await.unwrap();
+    }
+    let batch = [
+        turn_at("k-a", "a", 5, Some(1), None),
+        turn_at("k-b", "b", 5, Some(2), None),
+        // the same key again: written once
+        turn_at("k-dup", "dup", 6, Some(9), None),
+        // an escalation joins the bulk turns' transaction
+        turn_at("k-c", "c", 6, Some(0), urgent),
+        // two turns of one conversation: both kept, the later state wins
+        turn_at("k-d1", "d", 7, Some(1), None),
+        turn_at("k-d2", "d", 8, Some(2), None),
+        // answered from a fresh state: the stored one is kept
+        turn_at("k-e", "e", 9, None, None),
+        // a conversation with an open escalation: the messages are linked to it
+        turn_at("k-open2", "open", 10, Some(3), None),
+        // an older turn never overwrites a newer state
+        turn_at("k-old", "newer", 2, Some(4), None),
+        turn_at("k-f", "f", 11, Some(5), None),
+    ];
+    let mut one_by_one = Vec::new();
+    for r in &batch {
+        one_by_one.push(sa.apply_turn(r).await.unwrap().is_some());
+    }
+    let together: Vec<bool> = sb
+        .apply_turns(&batch)
+        .await
+        .unwrap()
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(together, one_by_one);
+    assert_eq!(
+        together,
+        [false, false, false, true, false, false, false, false, false, false]
+    );
+    let (da, db_) = (dump(a).await, dump(b).await);
+    assert_eq!(da, db_);
+    // and the dump says what the cases mean
+    let has = |needle: &str| da.iter().any(|l| l.contains(needle));
+    assert!(has("newer-conv | {\"low_confidence_streak\":7"), "{da:#?}");
+    assert!(has("d-conv | {\"low_confidence_streak\":2"), "{da:#?}");
+    assert_eq!(da.iter().filter(|l| l.contains("dup の k-dup")).count(), 1);
+    assert!(da
+        .iter()
+        .any(|l| l.starts_with("open | member | open の k-open2") && l.contains("| linked |")));
+    assert!(da
+        .iter()
+        .any(|l| l.starts_with("a | member | a の k-a") && l.contains("| unlinked |")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_writes_what_one_by_one_writes_sqlite() {
+    a_batch_writes_what_one_by_one_writes(&TestDb::sqlite(), &TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_writes_what_one_by_one_writes_postgres() {
+    let (Some(a), Some(b)) = (TestDb::postgres().await, TestDb::postgres().await) else {
+        return;
+    };
+    a_batch_writes_what_one_by_one_writes(&a, &b).await;
+}

@@ -43,8 +43,9 @@ pub(super) fn conversations_param(recs: &[&TurnRecord]) -> String {
     Value::Array(
         recs.iter()
             .map(|r| {
-                let state = serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
-                    .expect("state serialises");
+                let state =
+                    serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
+                        .expect("state serialises");
                 json!([r.channel.as_str(), r.user, r.conversation, state, ts(r.at)])
             })
             .collect(),
@@ -87,8 +88,26 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
         } else {
             reply_kind_str(r.reply_kind)
         };
-        rows.push(json!([id, "member", r.member_text, intent, confidence, urgent, null, at]));
-        rows.push(json!([id, "bot", r.reply_text, intent, confidence, urgent, kind, at]));
+        rows.push(json!([
+            id,
+            "member",
+            r.member_text,
+            intent,
+            confidence,
+            urgent,
+            null,
+            at
+        ]));
+        rows.push(json!([
+            id,
+            "bot",
+            r.reply_text,
+            intent,
+            confidence,
+            urgent,
+            kind,
+            at
+        ]));
     }
     Value::Array(rows).to_string()
 }
@@ -96,7 +115,10 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
 /// The turns whose key was new (the others were written before: skipped).
 pub(super) fn fresh<'a>(recs: &[&'a TurnRecord], keys: Vec<(String,)>) -> Vec<&'a TurnRecord> {
     let new: HashSet<String> = keys.into_iter().map(|k| k.0).collect();
-    recs.iter().filter(|r| new.contains(&r.key)).copied().collect()
+    recs.iter()
+        .filter(|r| new.contains(&r.key))
+        .copied()
+        .collect()
 }
 
 /// The three statements, in the backend's dialect.

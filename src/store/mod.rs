@@ -4,9 +4,9 @@
 //! `migrations/sqlite` and `migrations/postgres` and run at start-up. Text reaching
 //! the store is already redacted by the service.
 
+mod bulk;
 mod class;
 mod model;
-mod bulk;
 mod queries;
 mod replicas;
 pub use replicas::GatewayLock;

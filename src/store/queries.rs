@@ -196,6 +196,15 @@ impl Store {
         self.apply_batch(&[rec]).await.map(|v| v[0])
     }
 
+    /// Writes several turns in one transaction (all or none), as the group writer does
+    /// with turns that arrive together.
+    pub async fn apply_turns(&self, recs: &[TurnRecord]) -> Result<Vec<Option<i64>>, StoreError> {
+        self.ready_to_write().await?;
+        let _w = self.write_guard().await;
+        let refs: Vec<&TurnRecord> = recs.iter().collect();
+        self.apply_batch(&refs).await
+    }
+
     /// Writes several turns in one transaction (all or none). The caller holds the
     /// write guard.
     pub(crate) async fn apply_batch(
