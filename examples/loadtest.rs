@@ -256,6 +256,13 @@ fn both_endpoints(addr: std::net::SocketAddr, a: &Args, key: &str) -> Run {
 }
 
 fn main() {
+    // the server's warnings (spooling, timeouts) show on stderr; RUST_LOG for more
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let a = args();
     if let Some((addr, key)) = &a.target {
         println!(

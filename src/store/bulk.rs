@@ -126,6 +126,9 @@ pub(super) struct Sql {
     pub keys: &'static str,
     pub conversations: &'static str,
     pub messages: &'static str,
+    /// Begins a [`super::Commit::Relaxed`] transaction, in one round trip (None: the
+    /// backend has no such setting).
+    pub begin_relaxed: Option<&'static str>,
 }
 
 impl Sql {
@@ -135,11 +138,13 @@ impl Sql {
                 keys: sql::sqlite::KEYS,
                 conversations: sql::sqlite::CONVERSATIONS,
                 messages: sql::sqlite::MESSAGES,
+                begin_relaxed: None,
             },
             super::Backend::Postgres(_) => Sql {
                 keys: sql::postgres::KEYS,
                 conversations: sql::postgres::CONVERSATIONS,
                 messages: sql::postgres::MESSAGES,
+                begin_relaxed: Some("BEGIN; SET LOCAL synchronous_commit = off"),
             },
         }
     }

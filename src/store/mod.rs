@@ -8,6 +8,7 @@ mod bulk;
 mod class;
 mod model;
 mod queries;
+mod reader;
 mod replicas;
 pub use replicas::GatewayLock;
 mod writer;
@@ -386,6 +387,21 @@ pub struct Store {
     write_lock: Arc<Mutex<()>>,
     /// The group writer's queue (started on first use).
     writer: writer::Queue,
+    /// The group reader's queue (started on first use).
+    reader: reader::Queue,
+}
+
+/// How a write transaction commits. `Durable`: the commit returns once the database
+/// has flushed it (SQLite: WAL with `synchronous=NORMAL` — survives a crash or kill of
+/// madoguchi; PostgreSQL: `synchronous_commit` as the server has it, on by default).
+/// `Relaxed` (PostgreSQL only): `synchronous_commit = off` for that transaction — the
+/// server writes and flushes it within 3 × `wal_writer_delay` (600 ms by default); only
+/// a crash of the PostgreSQL server or its machine within that window can lose it. The
+/// group writer uses it for turns that promise no hand-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    Durable,
+    Relaxed,
 }
 
 /// How long calls fail fast after a failure that blocks writes, when no recovery task
@@ -490,6 +506,7 @@ impl Store {
             anchor: Arc::new(Mutex::new(None)),
             write_lock: Arc::new(Mutex::new(())),
             writer: Arc::new(std::sync::Mutex::new(None)),
+            reader: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset};
 use super::bulk;
 use super::model::{parse_opt_ts, parse_ts, reply_kind_str, ts};
 use super::{
-    with_pool, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError,
+    with_pool, Commit, Escalation, EscalationStatus, OutboxItem, Role, Stats, Store, StoreError,
     TranscriptLine, TurnRecord,
 };
 use crate::channels::ChannelKind;
@@ -145,7 +145,8 @@ impl Store {
 
     /// What a member turn needs before answering, in one read: the stored state,
     /// whether a person has claimed the conversation's escalation, and whether staff
-    /// replies wait for it (the common turn then takes no further query).
+    /// replies wait for it (the common turn then takes no further query). Turns asking
+    /// at the same moment are read together ([`super::reader`]).
     pub async fn conversation_view(
         &self,
         channel: ChannelKind,
@@ -153,21 +154,12 @@ impl Store {
         conversation: &str,
     ) -> Result<ConversationView, StoreError> {
         self.ready().await?;
-        let row: Option<(String, i64, i64)> = with_pool!(self, p => sqlx::query_as(
-            "SELECT c.state, \
-               (SELECT COUNT(*) FROM escalations e WHERE e.conversation_id = c.id AND e.status = 'claimed'), \
-               (SELECT COUNT(*) FROM outbox o WHERE o.delivered_at IS NULL AND o.channel = c.channel AND o.user_id = c.user_id AND o.conversation = c.conversation) \
-             FROM conversations c WHERE c.channel = $1 AND c.user_id = $2 AND c.conversation = $3")
-            .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
-        Ok(match row {
-            None => ConversationView::default(),
-            Some((state, claimed, waiting)) => ConversationView {
-                // a state that no longer parses starts afresh rather than failing the member
-                state: Some(serde_json::from_str(&state).unwrap_or_default()),
-                claimed: claimed > 0,
-                replies_waiting: waiting > 0,
-            },
-        })
+        let key = (channel, user.to_string(), conversation.to_string());
+        if let Some(r) = self.submit_read(key.clone()).await {
+            return r;
+        }
+        let mut views = self.conversation_views(&[&key]).await?;
+        Ok(views.pop().unwrap_or_default())
     }
 
     /// The open or claimed escalation of a conversation, if any.
@@ -193,7 +185,9 @@ impl Store {
             return r;
         }
         let _w = self.write_guard().await;
-        self.apply_batch(&[rec]).await.map(|v| v[0])
+        self.apply_batch(&[rec], Commit::Durable)
+            .await
+            .map(|v| v[0])
     }
 
     /// Writes several turns in one transaction (all or none), as the group writer does
@@ -202,7 +196,7 @@ impl Store {
         self.ready_to_write().await?;
         let _w = self.write_guard().await;
         let refs: Vec<&TurnRecord> = recs.iter().collect();
-        self.apply_batch(&refs).await
+        self.apply_batch(&refs, Commit::Durable).await
     }
 
     /// Writes several turns in one transaction (all or none). The caller holds the
@@ -210,6 +204,7 @@ impl Store {
     pub(crate) async fn apply_batch(
         &self,
         recs: &[&TurnRecord],
+        commit: Commit,
     ) -> Result<Vec<Option<i64>>, StoreError> {
         // the common turns in three statements (see [`super::bulk`]), the rest one by one
         let in_bulk = if recs.len() >= 2 {
@@ -224,7 +219,10 @@ impl Store {
         }
         let sql = bulk::Sql::of(&self.backend);
         with_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = match (commit, sql.begin_relaxed) {
+                (Commit::Relaxed, Some(begin)) => p.begin_with(begin).await?,
+                _ => p.begin().await?,
+            };
             let mut results = vec![None; recs.len()];
             if !bulk_recs.is_empty() {
                 let keys: Vec<(String,)> = sqlx::query_as(sql.keys)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{Backend, Store, StoreError, TurnRecord};
+use super::{Backend, Commit, Store, StoreError, TurnRecord};
 
 /// Most turns committed in one transaction.
 pub const MAX_BATCH: usize = 128;
@@ -53,7 +53,7 @@ impl Store {
         let rx = Arc::new(Mutex::new(rx));
         let writers = match self.backend {
             Backend::Sqlite(_) => 1,
-            Backend::Postgres(_) => 4,
+            Backend::Postgres(_) => 2,
         };
         for _ in 0..writers {
             handle.spawn(run(self.clone(), rx.clone()));
@@ -79,43 +79,91 @@ async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 }
             }
         }
-        let guard = store.write_guard().await;
-        let recs: Vec<&TurnRecord> = jobs.iter().map(|j| &j.rec).collect();
-        let r = store.apply_batch(&recs).await;
-        match r {
-            Ok(ids) => {
-                drop(guard);
-                for (j, id) in jobs.into_iter().zip(ids) {
-                    let _ = j.done.send(Ok(id));
-                }
+        // PostgreSQL: the conversations with an escalation in this batch commit
+        // synchronously; the rest asynchronously (flushed by the server within
+        // 3 × wal_writer_delay), so a member's answer never waits for a WAL flush unless a
+        // hand-off is promised in it
+        let groups = match store.backend {
+            Backend::Postgres(_) => split_by_escalation(jobs),
+            Backend::Sqlite(_) => vec![(jobs, Commit::Durable)],
+        };
+        for (jobs, commit) in groups {
+            write_batch(&store, jobs, commit).await;
+        }
+    }
+}
+
+/// (turns of conversations without an escalation in the batch, relaxed), then (the
+/// others, durable); each conversation's turns stay together and in order.
+fn split_by_escalation(jobs: Vec<Job>) -> Vec<(Vec<Job>, Commit)> {
+    use std::collections::HashSet;
+    let escalating: HashSet<(&str, String, String)> = jobs
+        .iter()
+        .filter(|j| j.rec.escalate.is_some())
+        .map(|j| {
+            (
+                j.rec.channel.as_str(),
+                j.rec.user.clone(),
+                j.rec.conversation.clone(),
+            )
+        })
+        .collect();
+    if escalating.is_empty() {
+        return vec![(jobs, Commit::Relaxed)];
+    }
+    let (durable, relaxed): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| {
+        escalating.contains(&(
+            j.rec.channel.as_str(),
+            j.rec.user.clone(),
+            j.rec.conversation.clone(),
+        ))
+    });
+    [(relaxed, Commit::Relaxed), (durable, Commit::Durable)]
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .collect()
+}
+
+/// Commits one group of turns and answers each caller.
+async fn write_batch(store: &Store, mut jobs: Vec<Job>, commit: Commit) {
+    let guard = store.write_guard().await;
+    let recs: Vec<&TurnRecord> = jobs.iter().map(|j| &j.rec).collect();
+    let started = std::time::Instant::now();
+    let r = store.apply_batch(&recs, commit).await;
+    tracing::trace!(turns = recs.len(), ?commit, elapsed = ?started.elapsed(), ok = r.is_ok(), "group commit");
+    match r {
+        Ok(ids) => {
+            drop(guard);
+            for (j, id) in jobs.into_iter().zip(ids) {
+                let _ = j.done.send(Ok(id));
             }
-            Err(e) if jobs.len() == 1 => {
-                drop(guard);
-                let j = jobs.pop().expect("one job");
-                let _ = j.done.send(Err(e));
+        }
+        Err(e) if jobs.len() == 1 => {
+            drop(guard);
+            let j = jobs.pop().expect("one job");
+            let _ = j.done.send(Err(e));
+        }
+        Err(e) if e.class().blocks_writes() => {
+            drop(guard);
+            store.note_error(&e);
+            let (class, message) = (e.class(), e.to_string());
+            for j in jobs {
+                let _ = j.done.send(Err(StoreError::Failed {
+                    class,
+                    message: message.clone(),
+                }));
             }
-            Err(e) if e.class().blocks_writes() => {
-                drop(guard);
-                store.note_error(&e);
-                let (class, message) = (e.class(), e.to_string());
-                for j in jobs {
-                    let _ = j.done.send(Err(StoreError::Failed {
-                        class,
-                        message: message.clone(),
-                    }));
-                }
+        }
+        Err(e) => {
+            tracing::debug!(
+                "a batch of {} turns failed, writing them one by one: {e}",
+                jobs.len()
+            );
+            for j in jobs {
+                let r = store.apply_batch(&[&j.rec], commit).await.map(|v| v[0]);
+                let _ = j.done.send(r);
             }
-            Err(e) => {
-                tracing::debug!(
-                    "a batch of {} turns failed, writing them one by one: {e}",
-                    jobs.len()
-                );
-                for j in jobs {
-                    let r = store.apply_batch(&[&j.rec]).await.map(|v| v[0]);
-                    let _ = j.done.send(r);
-                }
-                drop(guard);
-            }
+            drop(guard);
         }
     }
 }
