@@ -280,7 +280,7 @@ pub fn build(content: &Content) -> Result<Bot, EngineError> {
 /// 100000 → 「10万円」 (the answers' style); amounts not in whole 万 as 「12,500円」.
 fn man_yen(y: crate::core::rules::Yen) -> String {
     let n = y.get();
-    if n % 10_000 == 0 && n > 0 {
+    if n.is_multiple_of(10_000) && n > 0 {
         format!("{}万円", n / 10_000)
     } else {
         y.to_string()

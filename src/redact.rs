@@ -389,7 +389,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
                 if d.len() < 10 || d == hot {
                     return run.to_string();
                 }
-                if is_phone_number(run, &hot) {
+                if is_phone_number(run, hot) {
                     PHONE.to_string()
                 } else {
                     IDENTIFIER.to_string()

@@ -42,7 +42,7 @@ pub fn clock_from(now: Option<&str>) -> anyhow::Result<Arc<dyn Clock>> {
 pub fn render(reply: &Reply) -> String {
     let mut s = reply.text.clone();
     if !reply.choices.is_empty() {
-        s.push_str("\n");
+        s.push('\n');
         for (i, c) in reply.choices.iter().enumerate() {
             s.push_str(&format!("\n  [{}] {}", i + 1, c.label));
         }

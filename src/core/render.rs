@@ -242,7 +242,7 @@ impl Bot {
                 let fresh = case
                     .check
                     .as_ref()
-                    .map_or(true, |c| c.verdict.is_some() || c.asking.is_none());
+                    .is_none_or(|c| c.verdict.is_some() || c.asking.is_none());
                 if fresh {
                     case.check = Some(Check::default());
                 }

@@ -227,7 +227,7 @@ impl Wording {
         }
         // the hotline comes first in every urgent reply: the header must start with it
         let header_hotline = t.urgent_header.find("{hotline}");
-        if header_hotline.map_or(true, |i| t.urgent_header[..i].chars().count() > 60) {
+        if header_hotline.is_none_or(|i| t.urgent_header[..i].chars().count() > 60) {
             errs.push(ContentError::new(
                 file,
                 line("urgent_header ="),

@@ -56,7 +56,7 @@ impl Store {
         self.ready().await?;
         static OFFERED: AtomicU64 = AtomicU64::new(0);
         let _w = self.write_guard().await;
-        if OFFERED.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+        if OFFERED.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
             let horizon = ts(now() - chrono::Duration::from_std(DEDUP_KEEP).expect("small"));
             with_pool!(self, p => sqlx::query("DELETE FROM dedup_keys WHERE seen_at < $1").bind(horizon).execute(p).await.map(|_| ())?);
         }
