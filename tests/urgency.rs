@@ -55,16 +55,13 @@ fn cases(src: &'static str, with_kind: bool) -> Vec<(String, bool, &'static str,
     out
 }
 
-fn run(
-    set: &str,
-    cases: &[(String, bool, &str, &str)],
-) -> (
-    BTreeMap<String, String>,
-    HashMap<&'static str, (usize, usize)>,
-) {
+/// Per expected label ("urgent"/"calm"): (answered right, cases).
+type Counts = HashMap<&'static str, (usize, usize)>;
+
+fn run(set: &str, cases: &[(String, bool, &str, &str)]) -> (BTreeMap<String, String>, Counts) {
     let (analyzer, rules) = setup();
     let mut misses = BTreeMap::new();
-    let mut counts: HashMap<&'static str, (usize, usize)> = HashMap::new();
+    let mut counts: Counts = HashMap::new();
     for (id, want, _, text) in cases {
         let got = rules.assess(&analyzer.analyze(text), today());
         let key = if *want { "urgent" } else { "calm" };

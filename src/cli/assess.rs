@@ -22,12 +22,15 @@ pub fn load_assessor(dir: Option<&PathBuf>) -> anyhow::Result<Assessor> {
         .with_context(|| format!("loading rules from {}", content.origin))
 }
 
+/// One parsed input line: (id, text, today).
+pub type Row = (Value, String, NaiveDate);
+
 /// One parsed input line → (id, text, today) or (id, error message).
 pub fn parse_row(
     bytes: &[u8],
     line_no: usize,
     default_today: NaiveDate,
-) -> Result<Option<(Value, String, NaiveDate)>, (Value, String)> {
+) -> Result<Option<Row>, (Value, String)> {
     let Some((id, v)) = parse_object(bytes, line_no)? else {
         return Ok(None);
     };

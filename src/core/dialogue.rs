@@ -307,8 +307,8 @@ impl Bot {
             .text
             .as_str()
             .trim_end_matches(['?', '。', '!', '\n', ' ']);
-        if !t.contains(['?', '。', '!', '\n'])
-            && !(t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j)))
+        if !(t.contains(['?', '。', '!', '\n'])
+            || (t.contains(['、', ' ']) && JOINTS.iter().any(|j| t.contains(j))))
         {
             return Vec::new();
         }

@@ -209,15 +209,14 @@ impl UrgencyRules {
             cues.push("dated_past");
         }
         let past = past_words || dated_past || resolved;
-        let ongoing = ongoing_words || (aspect.going_on && !resolved && !(past && !recent));
+        let ongoing = ongoing_words || (aspect.going_on && !resolved && (!past || recent));
+        let over = past && !ongoing;
         let urgent = if calm {
             false
         } else if alarm {
             // 「助けて」 is urgent unless the message is a what-if or over
-            !hypothetical && !(past && !ongoing && event)
-        } else if hypothetical || negated {
-            false
-        } else if past && !ongoing {
+            !(hypothetical || (over && event))
+        } else if hypothetical || negated || over {
             false
         } else {
             !inquiry || ongoing

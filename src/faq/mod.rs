@@ -311,8 +311,8 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
         let mut end = tail
             .char_indices()
             .find(|(_, c)| {
-                !(c.is_ascii_graphic()
-                    && !matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^'))
+                !c.is_ascii_graphic()
+                    || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')
             })
             .map(|(i, _)| i)
             .unwrap_or(tail.len());
