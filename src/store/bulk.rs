@@ -1,9 +1,9 @@
-//! The common turns of a group commit in three statements, whatever their number: a
-//! turn with a known state that opens no escalation and is the only one of its
-//! conversation in the batch. Its spool key, conversation state and two messages go in
-//! as rows of one JSON parameter per statement (`json_each` on SQLite,
-//! `jsonb_array_elements` on PostgreSQL), so a batch costs three round trips instead of
-//! three per turn. Every other turn is written one by one (see
+//! The common turns of a group commit in a fixed number of statements, whatever their
+//! number: a turn with a known state that opens no escalation and is the only one of
+//! its conversation in the batch. Their spool keys, conversation states and messages go
+//! in as rows of one JSON parameter (`json_each` on SQLite, `jsonb_array_elements` on
+//! PostgreSQL): three statements on SQLite, one on PostgreSQL (data-modifying CTEs), so
+//! a batch costs what one turn used to. Every other turn is written one by one (see
 //! [`super::Store::apply_batch`]), in the same transaction.
 
 use std::collections::{HashMap, HashSet};
@@ -112,6 +112,40 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
     Value::Array(rows).to_string()
 }
 
+/// `[[key, channel, user, conversation, state, at, member text, answer, intent,
+/// confidence, urgent, reply kind], …]` for the one-statement form.
+pub(super) fn turns_param(recs: &[&TurnRecord]) -> String {
+    Value::Array(
+        recs.iter()
+            .map(|r| {
+                let state =
+                    serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
+                        .expect("state serialises");
+                let kind = if r.handled_by_staff {
+                    "staff_handling"
+                } else {
+                    reply_kind_str(r.reply_kind)
+                };
+                json!([
+                    r.key,
+                    r.channel.as_str(),
+                    r.user,
+                    r.conversation,
+                    state,
+                    ts(r.at),
+                    r.member_text,
+                    r.reply_text,
+                    r.intent.as_str(),
+                    f64::from(r.confidence),
+                    i64::from(r.urgent),
+                    kind
+                ])
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
 /// The turns whose key was new (the others were written before: skipped).
 pub(super) fn fresh<'a>(recs: &[&'a TurnRecord], keys: Vec<(String,)>) -> Vec<&'a TurnRecord> {
     let new: HashSet<String> = keys.into_iter().map(|k| k.0).collect();
@@ -129,6 +163,9 @@ pub(super) struct Sql {
     /// Begins a [`super::Commit::Relaxed`] transaction, in one round trip (None: the
     /// backend has no such setting).
     pub begin_relaxed: Option<&'static str>,
+    /// All three in one statement over [`turns_param`] (data-modifying CTEs), where
+    /// the backend has them.
+    pub all_in_one: Option<&'static str>,
 }
 
 impl Sql {
@@ -139,12 +176,14 @@ impl Sql {
                 conversations: sql::sqlite::CONVERSATIONS,
                 messages: sql::sqlite::MESSAGES,
                 begin_relaxed: None,
+                all_in_one: None,
             },
             super::Backend::Postgres(_) => Sql {
                 keys: sql::postgres::KEYS,
                 conversations: sql::postgres::CONVERSATIONS,
                 messages: sql::postgres::MESSAGES,
                 begin_relaxed: Some("BEGIN; SET LOCAL synchronous_commit = off"),
+                all_in_one: Some(sql::postgres::ALL_IN_ONE),
             },
         }
     }
@@ -182,5 +221,27 @@ mod sql {
             SELECT (x->>0)::bigint, x->>1, x->>2, x->>3, (x->>4)::float8, (x->>5)::bigint, x->>6, \
             (SELECT e.id FROM escalations e WHERE e.conversation_id = (x->>0)::bigint AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
             x->>7 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n";
+        /// KEYS, CONVERSATIONS and MESSAGES as one statement: a batch is one round trip.
+        pub const ALL_IN_ONE: &str = "WITH input AS (\
+              SELECT x, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n)), \
+            keys AS (\
+              INSERT INTO spool_applied (spool_key, applied_at) SELECT x->>0, x->>5 FROM input \
+              ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key), \
+            fresh AS (\
+              SELECT i.x, i.n FROM input i JOIN keys k ON k.spool_key = i.x->>0), \
+            conv AS (\
+              INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
+              SELECT x->>1, x->>2, x->>3, x->>4, x->>5, x->>5 FROM fresh \
+              ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
+              state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
+              updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
+              RETURNING id, channel, user_id, conversation) \
+            INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
+            SELECT c.id, m.role, m.text, f.x->>8, (f.x->>9)::float8, (f.x->>10)::bigint, m.kind, \
+              (SELECT e.id FROM escalations e WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
+              f.x->>5 \
+            FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3 \
+            CROSS JOIN LATERAL (VALUES (1, 'member', f.x->>6, NULL::text), (2, 'bot', f.x->>7, f.x->>11)) AS m(ord, role, text, kind) \
+            ORDER BY f.n, m.ord";
     }
 }

@@ -224,7 +224,10 @@ impl Store {
                 _ => p.begin().await?,
             };
             let mut results = vec![None; recs.len()];
-            if !bulk_recs.is_empty() {
+            if let (false, Some(all_in_one)) = (bulk_recs.is_empty(), sql.all_in_one) {
+                sqlx::query(all_in_one)
+                    .bind(bulk::turns_param(&bulk_recs)).execute(&mut *tx).await?;
+            } else if !bulk_recs.is_empty() {
                 let keys: Vec<(String,)> = sqlx::query_as(sql.keys)
                     .bind(bulk::keys_param(&bulk_recs)).fetch_all(&mut *tx).await?;
                 let fresh = bulk::fresh(&bulk_recs, keys);
