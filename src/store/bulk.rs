@@ -12,9 +12,13 @@ use serde_json::{json, Value};
 
 use super::model::{reply_kind_str, ts};
 use super::TurnRecord;
+use crate::core::turn::EscalationReason;
 
-/// Which turns of a batch go in bulk (indices into `recs`).
-pub(super) fn bulk_indices(recs: &[&TurnRecord]) -> Vec<usize> {
+/// Which turns of a batch go in bulk (indices into `recs`): one per conversation, with
+/// a known state, opening no escalation — or, where the backend writes escalations in
+/// bulk too (`escalations`), opening one for an urgent message or a request for a
+/// person (a hand-off after unclear turns reads the earlier messages: one by one).
+pub(super) fn bulk_indices(recs: &[&TurnRecord], escalations: bool) -> Vec<usize> {
     let mut per_conversation: HashMap<(&str, &str, &str), usize> = HashMap::new();
     for r in recs {
         *per_conversation
@@ -24,7 +28,12 @@ pub(super) fn bulk_indices(recs: &[&TurnRecord]) -> Vec<usize> {
     recs.iter()
         .enumerate()
         .filter(|(_, r)| {
-            r.escalate.is_none()
+            let escalation_ok = match r.escalate {
+                None => true,
+                Some(EscalationReason::Urgent | EscalationReason::HumanRequest) => escalations,
+                Some(EscalationReason::LowConfidence) => false,
+            };
+            escalation_ok
                 && r.state.is_some()
                 && per_conversation[&(r.channel.as_str(), r.user.as_str(), r.conversation.as_str())]
                     == 1
@@ -113,7 +122,8 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
 }
 
 /// `[[key, channel, user, conversation, state, at, member text, answer, intent,
-/// confidence, urgent, reply kind], …]` for the one-statement form.
+/// confidence, urgent, reply kind, escalation reason or null], …]` for the
+/// one-statement form.
 pub(super) fn turns_param(recs: &[&TurnRecord]) -> String {
     Value::Array(
         recs.iter()
@@ -138,7 +148,8 @@ pub(super) fn turns_param(recs: &[&TurnRecord]) -> String {
                     r.intent.as_str(),
                     f64::from(r.confidence),
                     i64::from(r.urgent),
-                    kind
+                    kind,
+                    r.escalate.map(|e| e.as_str())
                 ])
             })
             .collect(),
@@ -221,7 +232,10 @@ mod sql {
             SELECT (x->>0)::bigint, x->>1, x->>2, x->>3, (x->>4)::float8, (x->>5)::bigint, x->>6, \
             (SELECT e.id FROM escalations e WHERE e.conversation_id = (x->>0)::bigint AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
             x->>7 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n";
-        /// KEYS, CONVERSATIONS and MESSAGES as one statement: a batch is one round trip.
+        /// KEYS, CONVERSATIONS and MESSAGES as one statement, which also opens the
+        /// escalation an urgent message or a request for a person asks for (or joins
+        /// the one queued, raising it to urgent): a batch is one round trip. Returns
+        /// each new turn's key and, when it asked for one, its escalation.
         pub const ALL_IN_ONE: &str = "WITH input AS (\
               SELECT x, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n)), \
             keys AS (\
@@ -235,13 +249,27 @@ mod sql {
               ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
               state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
               updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
-              RETURNING id, channel, user_id, conversation) \
-            INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
-            SELECT c.id, m.role, m.text, f.x->>8, (f.x->>9)::float8, (f.x->>10)::bigint, m.kind, \
-              (SELECT e.id FROM escalations e WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
-              f.x->>5 \
-            FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3 \
-            CROSS JOIN LATERAL (VALUES (1, 'member', f.x->>6, NULL::text), (2, 'bot', f.x->>7, f.x->>11)) AS m(ord, role, text, kind) \
-            ORDER BY f.n, m.ord";
+              RETURNING id, channel, user_id, conversation), \
+            turns AS (\
+              SELECT f.x, f.n, c.id AS conv_id, \
+                (SELECT e.id FROM escalations e WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1) AS active_id \
+              FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3), \
+            opened AS (\
+              INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
+              SELECT conv_id, x->>1, x->>2, x->>3, x->>12, 'open', x->>6, x->>8, x->>5 FROM turns \
+              WHERE active_id IS NULL AND x->>12 IS NOT NULL ORDER BY n \
+              RETURNING id, conversation_id), \
+            raised AS (\
+              UPDATE escalations e SET reason = 'urgent', text = t.x->>6, intent = t.x->>8 FROM turns t \
+              WHERE e.id = t.active_id AND t.x->>12 = 'urgent' AND e.reason <> 'urgent' AND e.status = 'open' \
+              RETURNING e.id), \
+            written AS (\
+              INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
+              SELECT t.conv_id, m.role, m.text, t.x->>8, (t.x->>9)::float8, (t.x->>10)::bigint, m.kind, COALESCE(o.id, t.active_id), t.x->>5 \
+              FROM turns t LEFT JOIN opened o ON o.conversation_id = t.conv_id \
+              CROSS JOIN LATERAL (VALUES (1, 'member', t.x->>6, NULL::text), (2, 'bot', t.x->>7, t.x->>11)) AS m(ord, role, text, kind) \
+              ORDER BY t.n, m.ord RETURNING 1) \
+            SELECT t.x->>0, CASE WHEN t.x->>12 IS NULL THEN NULL ELSE COALESCE(o.id, t.active_id) END \
+            FROM turns t LEFT JOIN opened o ON o.conversation_id = t.conv_id";
     }
 }

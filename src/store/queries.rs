@@ -206,9 +206,12 @@ impl Store {
         recs: &[&TurnRecord],
         commit: Commit,
     ) -> Result<Vec<Option<i64>>, StoreError> {
-        // the common turns in three statements (see [`super::bulk`]), the rest one by one
-        let in_bulk = if recs.len() >= 2 {
-            bulk::bulk_indices(recs)
+        // the common turns in a fixed number of statements (see [`super::bulk`]), the
+        // rest one by one
+        let sql = bulk::Sql::of(&self.backend);
+        let in_one = sql.all_in_one.is_some();
+        let in_bulk = if recs.len() >= 2 || in_one {
+            bulk::bulk_indices(recs, in_one)
         } else {
             Vec::new()
         };
@@ -217,7 +220,6 @@ impl Store {
         for &i in &in_bulk {
             one_by_one[i] = false;
         }
-        let sql = bulk::Sql::of(&self.backend);
         with_pool!(self, p => {
             let mut tx = match (commit, sql.begin_relaxed) {
                 (Commit::Relaxed, Some(begin)) => p.begin_with(begin).await?,
@@ -225,8 +227,12 @@ impl Store {
             };
             let mut results = vec![None; recs.len()];
             if let (false, Some(all_in_one)) = (bulk_recs.is_empty(), sql.all_in_one) {
-                sqlx::query(all_in_one)
-                    .bind(bulk::turns_param(&bulk_recs)).execute(&mut *tx).await?;
+                let written: Vec<(String, Option<i64>)> = sqlx::query_as(all_in_one)
+                    .bind(bulk::turns_param(&bulk_recs)).fetch_all(&mut *tx).await?;
+                let escalation: std::collections::HashMap<String, Option<i64>> = written.into_iter().collect();
+                for &i in &in_bulk {
+                    results[i] = escalation.get(&recs[i].key).copied().flatten();
+                }
             } else if !bulk_recs.is_empty() {
                 let keys: Vec<(String,)> = sqlx::query_as(sql.keys)
                     .bind(bulk::keys_param(&bulk_recs)).fetch_all(&mut *tx).await?;
@@ -271,11 +277,31 @@ impl Store {
             let mut link = None;
             let mut opened = None;
             if let Some(reason) = rec.escalate {
-                let active: Option<(i64, String, String)> = sqlx::query_as(
-                    "SELECT id, reason, status FROM escalations WHERE conversation_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1")
-                    .bind(conv_id).fetch_optional(&mut *tx).await?;
-                match &active {
-                    None => {
+                // the common case, an urgent message or a request for a person in a
+                // conversation with nothing queued, opens the escalation in one statement
+                let quick: Option<(i64,)> = if reason == EscalationReason::LowConfidence {
+                    None
+                } else {
+                    sqlx::query_as(
+                        "INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
+                         SELECT $1, $2, $3, $4, $5, 'open', $6, $7, $8 \
+                         WHERE NOT EXISTS (SELECT 1 FROM escalations WHERE conversation_id = $1 AND status <> 'resolved') RETURNING id")
+                        .bind(conv_id).bind(rec.channel.as_str()).bind(&rec.user).bind(&rec.conversation)
+                        .bind(reason.as_str()).bind(&rec.member_text).bind(intent).bind(&at)
+                        .fetch_optional(&mut *tx).await?
+                };
+                let active: Option<(i64, String, String)> = match quick {
+                    Some(_) => None,
+                    None => sqlx::query_as(
+                        "SELECT id, reason, status FROM escalations WHERE conversation_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1")
+                        .bind(conv_id).fetch_optional(&mut *tx).await?,
+                };
+                match (quick, &active) {
+                    (Some((id,)), _) => {
+                        link = Some(id);
+                        opened = Some(id);
+                    }
+                    (None, None) => {
                         // "はい" to the offer of a person says nothing: staff see the
                         // unclear questions that led to it (already redacted)
                         let mut text = rec.member_text.clone();
@@ -296,7 +322,7 @@ impl Store {
                         link = Some(id);
                         opened = Some(id);
                     }
-                    Some((id, old, status)) => {
+                    (None, Some((id, old, status))) => {
                         // already queued: an urgent turn raises the reason, nothing is duplicated
                         if reason == EscalationReason::Urgent && old != "urgent" && status == "open" {
                             sqlx::query("UPDATE escalations SET reason = 'urgent', text = $1, intent = $2 WHERE id = $3")

@@ -8,12 +8,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
 
 use super::{Backend, Commit, Store, StoreError, TurnRecord};
 
 /// Most turns committed in one transaction.
 pub const MAX_BATCH: usize = 128;
+/// PostgreSQL: synchronous commits in flight at most (beside the writers).
+const DURABLE_AT_ONCE: usize = 4;
 /// Turns waiting for a writer at most; beyond that callers wait (within their budget).
 const QUEUE: usize = 4096;
 
@@ -55,15 +57,16 @@ impl Store {
             Backend::Sqlite(_) => 1,
             Backend::Postgres(_) => 2,
         };
+        let durable_slots = Arc::new(Semaphore::new(DURABLE_AT_ONCE));
         for _ in 0..writers {
-            handle.spawn(run(self.clone(), rx.clone()));
+            handle.spawn(run(self.clone(), rx.clone(), durable_slots.clone()));
         }
         *q = Some(tx.clone());
         Some(tx)
     }
 }
 
-async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, durable_slots: Arc<Semaphore>) {
     loop {
         let mut jobs = Vec::new();
         {
@@ -88,7 +91,24 @@ async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
             Backend::Sqlite(_) => vec![(jobs, Commit::Durable)],
         };
         for (jobs, commit) in groups {
-            write_batch(&store, jobs, commit).await;
+            match (commit, &store.backend) {
+                // a synchronous commit waits for the server's WAL flush: it runs beside
+                // the writer (a few at once; the server flushes them together) so the
+                // turns behind it do not wait too
+                (Commit::Durable, Backend::Postgres(_)) => {
+                    let slot = durable_slots
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        write_batch(&store, jobs, commit).await;
+                        drop(slot);
+                    });
+                }
+                _ => write_batch(&store, jobs, commit).await,
+            }
         }
     }
 }
