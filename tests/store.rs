@@ -1347,7 +1347,13 @@ async fn a_batch_writes_what_one_by_one_writes(a: &TestDb, b: &TestDb) {
         turn_at("k-dup", "dup", 0, Some(1), None),
         turn_at("k-open", "open", 1, Some(0), urgent),
         turn_at("k-newer", "newer", 30, Some(7), None),
-        turn_at("k-h0", "human", 2, Some(0), Some(EscalationReason::HumanRequest)),
+        turn_at(
+            "k-h0",
+            "human",
+            2,
+            Some(0),
+            Some(EscalationReason::HumanRequest),
+        ),
     ];
     for r in &before {
         sa.apply_turn(r).await.unwrap();
@@ -1373,8 +1379,20 @@ async fn a_batch_writes_what_one_by_one_writes(a: &TestDb, b: &TestDb) {
         // an urgent message where a request for a person is queued: raised, joined
         turn_at("k-h1", "human", 12, Some(0), urgent),
         // a new request for a person; a hand-off after unclear turns
-        turn_at("k-hr", "hr", 12, Some(0), Some(EscalationReason::HumanRequest)),
-        turn_at("k-lc", "lc", 13, Some(0), Some(EscalationReason::LowConfidence)),
+        turn_at(
+            "k-hr",
+            "hr",
+            12,
+            Some(0),
+            Some(EscalationReason::HumanRequest),
+        ),
+        turn_at(
+            "k-lc",
+            "lc",
+            13,
+            Some(0),
+            Some(EscalationReason::LowConfidence),
+        ),
     ];
     let mut one_by_one = Vec::new();
     for r in &batch {
@@ -1405,9 +1423,18 @@ async fn a_batch_writes_what_one_by_one_writes(a: &TestDb, b: &TestDb) {
     assert!(da
         .iter()
         .any(|l| l.starts_with("a | member | a の k-a") && l.contains("| unlinked |")));
-    assert!(da.contains(&"human | urgent | open | human の k-h1".to_string()), "{da:#?}");
-    assert!(da.contains(&"hr | human_request | open | hr の k-hr".to_string()), "{da:#?}");
-    assert!(da.contains(&"lc | low_confidence | open | lc の k-lc".to_string()), "{da:#?}");
+    assert!(
+        da.contains(&"human | urgent | open | human の k-h1".to_string()),
+        "{da:#?}"
+    );
+    assert!(
+        da.contains(&"hr | human_request | open | hr の k-hr".to_string()),
+        "{da:#?}"
+    );
+    assert!(
+        da.contains(&"lc | low_confidence | open | lc の k-lc".to_string()),
+        "{da:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
