@@ -693,6 +693,12 @@ impl Store {
     }
 
     /// SQLite only one writer at a time: the guard serialising this process's writers.
+    /// The longest a group reader or writer waits for one database call before it gives
+    /// up on it (twice the statement timeout).
+    pub(crate) fn worker_budget(&self) -> Duration {
+        self.cfg.statement_timeout * 2
+    }
+
     pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self.backend {
             Backend::Sqlite(_) => Some(self.write_lock.lock().await),

@@ -129,7 +129,7 @@ async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
         let keys: Vec<&ConversationKey> = jobs.iter().map(|j| &j.key).collect();
         let started = std::time::Instant::now();
-        let r = store.conversation_views(&keys).await;
+        let r = super::writer::bounded_work(&store, store.conversation_views(&keys)).await;
         tracing::trace!(views = keys.len(), elapsed = ?started.elapsed(), ok = r.is_ok(), "group read");
         match r {
             Ok(views) => {

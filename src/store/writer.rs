@@ -149,7 +149,7 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>, commit: Commit) {
     let guard = store.write_guard().await;
     let recs: Vec<&TurnRecord> = jobs.iter().map(|j| &j.rec).collect();
     let started = std::time::Instant::now();
-    let r = store.apply_batch(&recs, commit).await;
+    let r = bounded_work(store, store.apply_batch(&recs, commit)).await;
     tracing::trace!(turns = recs.len(), ?commit, elapsed = ?started.elapsed(), ok = r.is_ok(), "group commit");
     match r {
         Ok(ids) => {
@@ -180,10 +180,57 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>, commit: Commit) {
                 jobs.len()
             );
             for j in jobs {
-                let r = store.apply_batch(&[&j.rec], commit).await.map(|v| v[0]);
+                let r = bounded_work(store, store.apply_batch(&[&j.rec], commit))
+                    .await
+                    .map(|v| v[0]);
                 let _ = j.done.send(r);
             }
             drop(guard);
         }
+    }
+}
+
+/// Runs a worker's database call within [`Store::worker_budget`]. The callers stop
+/// waiting much sooner (their own budgets); this frees the worker itself when the
+/// database stops answering (a network partition): the call is dropped, the store is
+/// marked unavailable (the recovery task probes and reopens it) and the next batch runs.
+pub(crate) async fn bounded_work<T>(
+    store: &Store,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let budget = store.worker_budget();
+    match tokio::time::timeout(budget, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!("the database did not answer within {budget:?}: call dropped");
+            let e = StoreError::Unavailable;
+            store.note_error(&e);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ErrorClass, StoreConfig};
+
+    #[tokio::test]
+    async fn a_database_call_that_never_answers_frees_the_worker_and_marks_the_store_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::sqlite(dir.path().join("m.db"));
+        cfg.statement_timeout = std::time::Duration::from_millis(20);
+        let store = Store::open(&cfg).unwrap();
+        let r: Result<(), StoreError> = bounded_work(&store, std::future::pending()).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Unavailable, "{e}");
+        assert!(!store.health().writable);
+        // a call that answers in time is passed through
+        assert!(
+            bounded_work(&store, async { Ok::<_, StoreError>(7) })
+                .await
+                .unwrap()
+                == 7
+        );
     }
 }
