@@ -467,9 +467,10 @@ fn build_pool(backend: &Backend, cfg: &StoreConfig) -> Result<Db, StoreError> {
             Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(cfg.max_connections)
-                    // no ping round trip on every checkout: a dead connection fails
-                    // its query, which is classified (unavailable → spool, recovery)
-                    .test_before_acquire(false)
+                    // a ping on checkout: a server restart or a terminated backend
+                    // leaves dead connections in the pool, and recovery must not have
+                    // to burn through them one failed query at a time (with grouped
+                    // reads and writes a turn checks out well under one connection)
                     .acquire_timeout(cfg.connect_timeout)
                     .max_lifetime(Duration::from_secs(30 * 60))
                     .connect_lazy_with(opts),
