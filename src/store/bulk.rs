@@ -42,6 +42,21 @@ pub(super) fn bulk_indices(recs: &[&TurnRecord], escalations: bool) -> Vec<usize
         .collect()
 }
 
+/// The turn's conversation state as stored (bulk turns always have one).
+fn state_json(r: &TurnRecord) -> String {
+    serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
+        .expect("state serialises")
+}
+
+/// The answer's kind as stored: `staff_handling` while a person has the conversation.
+fn stored_kind(r: &TurnRecord) -> &'static str {
+    if r.handled_by_staff {
+        "staff_handling"
+    } else {
+        reply_kind_str(r.reply_kind)
+    }
+}
+
 /// `[[key, at], …]` for the spool-key statement.
 pub(super) fn keys_param(recs: &[&TurnRecord]) -> String {
     Value::Array(recs.iter().map(|r| json!([r.key, ts(r.at)])).collect()).to_string()
@@ -52,9 +67,7 @@ pub(super) fn conversations_param(recs: &[&TurnRecord]) -> String {
     Value::Array(
         recs.iter()
             .map(|r| {
-                let state =
-                    serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
-                        .expect("state serialises");
+                let state = state_json(r);
                 json!([r.channel.as_str(), r.user, r.conversation, state, ts(r.at)])
             })
             .collect(),
@@ -92,11 +105,7 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
         let intent = r.intent.as_str();
         let confidence = f64::from(r.confidence);
         let urgent = i64::from(r.urgent);
-        let kind = if r.handled_by_staff {
-            "staff_handling"
-        } else {
-            reply_kind_str(r.reply_kind)
-        };
+        let kind = stored_kind(r);
         rows.push(json!([
             id,
             "member",
@@ -128,14 +137,8 @@ pub(super) fn turns_param(recs: &[&TurnRecord]) -> String {
     Value::Array(
         recs.iter()
             .map(|r| {
-                let state =
-                    serde_json::to_string(r.state.as_ref().expect("bulk turns have a state"))
-                        .expect("state serialises");
-                let kind = if r.handled_by_staff {
-                    "staff_handling"
-                } else {
-                    reply_kind_str(r.reply_kind)
-                };
+                let state = state_json(r);
+                let kind = stored_kind(r);
                 json!([
                     r.key,
                     r.channel.as_str(),
