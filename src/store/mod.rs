@@ -6,6 +6,7 @@
 
 mod bulk;
 mod class;
+mod group;
 mod model;
 mod queries;
 mod reader;

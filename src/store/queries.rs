@@ -162,19 +162,6 @@ impl Store {
         Ok(views.pop().unwrap_or_default())
     }
 
-    /// The open or claimed escalation of a conversation, if any.
-    pub async fn active_escalation(
-        &self,
-        channel: ChannelKind,
-        user: &str,
-        conversation: &str,
-    ) -> Result<Option<Escalation>, StoreError> {
-        self.ready().await?;
-        let row: Option<EscRow> = with_pool!(self, p => sqlx::query_as(concat!("SELECT ", esc_cols!(), " FROM escalations WHERE channel = $1 AND user_id = $2 AND conversation = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1"))
-            .bind(channel.as_str()).bind(user).bind(conversation).fetch_optional(p).await?);
-        row.map(esc_from).transpose()
-    }
-
     /// Writes one turn (messages, state, escalation) durably. Returns the escalation
     /// opened or joined when the turn asked for one; writing the same record twice
     /// writes it once. Turns arriving together are committed together by the group

@@ -3,18 +3,18 @@
 //! one JSON parameter), so a busy server pays one database round trip per batch, not
 //! per turn. An idle server reads a lone request at once: nothing waits for company.
 
-use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
-use tokio::sync::{mpsc, oneshot, Mutex};
-
+use super::group::{self, Jobs};
 use super::queries::ConversationView;
 use super::{with_pool, Backend, Store, StoreError};
 use crate::channels::ChannelKind;
 
 /// Most views read in one query.
 const MAX_BATCH: usize = 128;
-/// Requests waiting for a reader at most; beyond that callers wait (within their budget).
-const QUEUE: usize = 4096;
+/// Reader tasks: beside SQLite's one writer (WAL lets them read meanwhile), and on
+/// PostgreSQL beside its writers.
+const READERS: usize = 2;
 
 /// One conversation: (channel, user id, conversation id).
 pub(crate) type ConversationKey = (ChannelKind, String, String);
@@ -24,7 +24,7 @@ pub(crate) struct Job {
     done: oneshot::Sender<Result<ConversationView, StoreError>>,
 }
 
-pub(crate) type Queue = Arc<std::sync::Mutex<Option<mpsc::Sender<Job>>>>;
+pub(crate) type Queue = group::Queue<Job>;
 
 impl Store {
     /// Hands the read to the group reader and waits for it. None when no reader can
@@ -40,23 +40,8 @@ impl Store {
     }
 
     fn reader_queue(&self) -> Option<mpsc::Sender<Job>> {
-        let mut q = self.reader.lock().expect("reader lock");
-        if let Some(s) = q.as_ref().filter(|s| !s.is_closed()) {
-            return Some(s.clone());
-        }
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        // SQLite: readers run beside the one writer (WAL); PostgreSQL: a few at once
-        let readers = match self.backend {
-            Backend::Sqlite(_) => 2,
-            Backend::Postgres(_) => 2,
-        };
-        for _ in 0..readers {
-            handle.spawn(run(self.clone(), rx.clone()));
-        }
-        *q = Some(tx.clone());
-        Some(tx)
+        let store = self.clone();
+        group::sender(&self.reader, READERS, |jobs| run(store.clone(), jobs))
     }
 
     /// The views of several conversations in one query, in the order asked.
@@ -111,25 +96,11 @@ const POSTGRES: &str = "SELECT t.n - 1, c.state, \
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) CROSS JOIN LATERAL \
     (SELECT * FROM conversations WHERE channel = t.x->>0 AND user_id = t.x->>1 AND conversation = t.x->>2 LIMIT 1) c";
 
-async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut r = rx.lock().await;
-            match r.recv().await {
-                Some(j) => jobs.push(j),
-                None => return,
-            }
-            while jobs.len() < MAX_BATCH {
-                match r.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
-        }
+async fn run(store: Store, rx: Jobs<Job>) {
+    while let Some(jobs) = group::next_batch(&rx, MAX_BATCH).await {
         let keys: Vec<&ConversationKey> = jobs.iter().map(|j| &j.key).collect();
         let started = std::time::Instant::now();
-        let r = super::writer::bounded_work(&store, store.conversation_views(&keys)).await;
+        let r = group::bounded_work(&store, store.conversation_views(&keys)).await;
         tracing::trace!(views = keys.len(), elapsed = ?started.elapsed(), ok = r.is_ok(), "group read");
         match r {
             Ok(views) => {

@@ -8,23 +8,22 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::group::{self, Jobs};
 use super::{Backend, Commit, Store, StoreError, TurnRecord};
 
 /// Most turns committed in one transaction.
 pub const MAX_BATCH: usize = 128;
 /// PostgreSQL: synchronous commits in flight at most (beside the writers).
 const DURABLE_AT_ONCE: usize = 4;
-/// Turns waiting for a writer at most; beyond that callers wait (within their budget).
-const QUEUE: usize = 4096;
 
 pub(crate) struct Job {
     rec: TurnRecord,
     done: oneshot::Sender<Result<Option<i64>, StoreError>>,
 }
 
-pub(crate) type Queue = Arc<std::sync::Mutex<Option<mpsc::Sender<Job>>>>;
+pub(crate) type Queue = group::Queue<Job>;
 
 impl Store {
     /// Hands the turn to the group writer and waits for its commit. None when no
@@ -46,42 +45,20 @@ impl Store {
     }
 
     fn writer_queue(&self) -> Option<mpsc::Sender<Job>> {
-        let mut q = self.writer.lock().expect("writer lock");
-        if let Some(s) = q.as_ref().filter(|s| !s.is_closed()) {
-            return Some(s.clone());
-        }
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
         let writers = match self.backend {
             Backend::Sqlite(_) => 1,
             Backend::Postgres(_) => 2,
         };
         let durable_slots = Arc::new(Semaphore::new(DURABLE_AT_ONCE));
-        for _ in 0..writers {
-            handle.spawn(run(self.clone(), rx.clone(), durable_slots.clone()));
-        }
-        *q = Some(tx.clone());
-        Some(tx)
+        let store = self.clone();
+        group::sender(&self.writer, writers, |jobs| {
+            run(store.clone(), jobs, durable_slots.clone())
+        })
     }
 }
 
-async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>, durable_slots: Arc<Semaphore>) {
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut r = rx.lock().await;
-            match r.recv().await {
-                Some(j) => jobs.push(j),
-                None => return,
-            }
-            while jobs.len() < MAX_BATCH {
-                match r.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
-        }
+async fn run(store: Store, rx: Jobs<Job>, durable_slots: Arc<Semaphore>) {
+    while let Some(jobs) = group::next_batch(&rx, MAX_BATCH).await {
         // PostgreSQL: the conversations with an escalation in this batch commit
         // synchronously; the rest asynchronously (flushed by the server within
         // 3 × wal_writer_delay), so a member's answer never waits for a WAL flush unless a
@@ -149,7 +126,7 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>, commit: Commit) {
     let guard = store.write_guard().await;
     let recs: Vec<&TurnRecord> = jobs.iter().map(|j| &j.rec).collect();
     let started = std::time::Instant::now();
-    let r = bounded_work(store, store.apply_batch(&recs, commit)).await;
+    let r = group::bounded_work(store, store.apply_batch(&recs, commit)).await;
     tracing::trace!(turns = recs.len(), ?commit, elapsed = ?started.elapsed(), ok = r.is_ok(), "group commit");
     match r {
         Ok(ids) => {
@@ -180,57 +157,12 @@ async fn write_batch(store: &Store, mut jobs: Vec<Job>, commit: Commit) {
                 jobs.len()
             );
             for j in jobs {
-                let r = bounded_work(store, store.apply_batch(&[&j.rec], commit))
+                let r = group::bounded_work(store, store.apply_batch(&[&j.rec], commit))
                     .await
                     .map(|v| v[0]);
                 let _ = j.done.send(r);
             }
             drop(guard);
         }
-    }
-}
-
-/// Runs a worker's database call within [`Store::worker_budget`]. The callers stop
-/// waiting much sooner (their own budgets); this frees the worker itself when the
-/// database stops answering (a network partition): the call is dropped, the store is
-/// marked unavailable (the recovery task probes and reopens it) and the next batch runs.
-pub(crate) async fn bounded_work<T>(
-    store: &Store,
-    work: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    let budget = store.worker_budget();
-    match tokio::time::timeout(budget, work).await {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::warn!("the database did not answer within {budget:?}: call dropped");
-            let e = StoreError::Unavailable;
-            store.note_error(&e);
-            Err(e)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{ErrorClass, StoreConfig};
-
-    #[tokio::test]
-    async fn a_database_call_that_never_answers_frees_the_worker_and_marks_the_store_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = StoreConfig::sqlite(dir.path().join("m.db"));
-        cfg.statement_timeout = std::time::Duration::from_millis(20);
-        let store = Store::open(&cfg).unwrap();
-        let r: Result<(), StoreError> = bounded_work(&store, std::future::pending()).await;
-        let e = r.unwrap_err();
-        assert_eq!(e.class(), ErrorClass::Unavailable, "{e}");
-        assert!(!store.health().writable);
-        // a call that answers in time is passed through
-        assert!(
-            bounded_work(&store, async { Ok::<_, StoreError>(7) })
-                .await
-                .unwrap()
-                == 7
-        );
     }
 }
