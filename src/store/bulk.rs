@@ -239,8 +239,23 @@ mod sql {
         /// escalation an urgent message or a request for a person asks for (or joins
         /// the one queued, raising it to urgent): a batch is one round trip. Returns
         /// each new turn's key and, when it asked for one, its escalation.
+        ///
+        /// `$2` is true for a [`crate::store::Commit::Relaxed`] write: the
+        /// statement sets `synchronous_commit = off` for its own transaction, so a
+        /// batch needs no `BEGIN`/`COMMIT` round trips (a durable one keeps the
+        /// session's setting).
+        ///
+        /// The escalation an urgent turn raises is found through `turns` (its id, status
+        /// and reason, one indexed lookup per conversation) and updated through its
+        /// primary key as the arbiter of an upsert whose insert never happens (the row
+        /// exists: `active_id` was just read, and escalations are never deleted); the
+        /// status and reason are checked again on the locked row (a claim in between
+        /// wins). An `UPDATE … FROM turns` left the join to the planner, which, with the
+        /// statistics of a fresh table, scanned every escalation on every batch.
         pub const ALL_IN_ONE: &str = "WITH input AS (\
-              SELECT x, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n)), \
+              SELECT t.x, t.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) \
+              CROSS JOIN (SELECT set_config('synchronous_commit', \
+                CASE WHEN $2::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true)) AS commit_mode), \
             keys AS (\
               INSERT INTO spool_applied (spool_key, applied_at) SELECT x->>0, x->>5 FROM input \
               ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key), \
@@ -254,18 +269,22 @@ mod sql {
               updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
               RETURNING id, channel, user_id, conversation), \
             turns AS (\
-              SELECT f.x, f.n, c.id AS conv_id, \
-                (SELECT e.id FROM escalations e WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1) AS active_id \
-              FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3), \
+              SELECT f.x, f.n, c.id AS conv_id, a.id AS active_id, a.status AS active_status, a.reason AS active_reason \
+              FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3 \
+              LEFT JOIN LATERAL (SELECT e.id, e.status, e.reason FROM escalations e \
+                WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1) a ON true), \
             opened AS (\
               INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
               SELECT conv_id, x->>1, x->>2, x->>3, x->>12, 'open', x->>6, x->>8, x->>5 FROM turns \
               WHERE active_id IS NULL AND x->>12 IS NOT NULL ORDER BY n \
               RETURNING id, conversation_id), \
             raised AS (\
-              UPDATE escalations e SET reason = 'urgent', text = t.x->>6, intent = t.x->>8 FROM turns t \
-              WHERE e.id = t.active_id AND t.x->>12 = 'urgent' AND e.reason <> 'urgent' AND e.status = 'open' \
-              RETURNING e.id), \
+              INSERT INTO escalations (id, conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
+              SELECT active_id, conv_id, x->>1, x->>2, x->>3, 'urgent', 'open', x->>6, x->>8, x->>5 FROM turns \
+              WHERE x->>12 = 'urgent' AND active_status = 'open' AND active_reason <> 'urgent' \
+              ON CONFLICT (id) DO UPDATE SET reason = 'urgent', text = excluded.text, intent = excluded.intent \
+              WHERE escalations.status = 'open' AND escalations.reason <> 'urgent' \
+              RETURNING id), \
             written AS (\
               INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
               SELECT t.conv_id, m.role, m.text, t.x->>8, (t.x->>9)::float8, (t.x->>10)::bigint, m.kind, COALESCE(o.id, t.active_id), t.x->>5 \

@@ -207,6 +207,19 @@ impl Store {
         for &i in &in_bulk {
             one_by_one[i] = false;
         }
+        let relaxed = commit == Commit::Relaxed;
+        if let (true, Some(all_in_one)) = (in_bulk.len() == recs.len(), sql.all_in_one) {
+            // every turn in the one statement, which is its own transaction (and sets
+            // its commit mode): a batch is one round trip
+            let written: Vec<(String, Option<i64>)> = with_pool!(self, p => sqlx::query_as(all_in_one)
+                .bind(bulk::turns_param(recs)).bind(relaxed).fetch_all(p).await?);
+            let escalation: std::collections::HashMap<String, Option<i64>> =
+                written.into_iter().collect();
+            return Ok(recs
+                .iter()
+                .map(|r| escalation.get(&r.key).copied().flatten())
+                .collect());
+        }
         with_pool!(self, p => {
             let mut tx = match (commit, sql.begin_relaxed) {
                 (Commit::Relaxed, Some(begin)) => p.begin_with(begin).await?,
@@ -215,7 +228,7 @@ impl Store {
             let mut results = vec![None; recs.len()];
             if let (false, Some(all_in_one)) = (bulk_recs.is_empty(), sql.all_in_one) {
                 let written: Vec<(String, Option<i64>)> = sqlx::query_as(all_in_one)
-                    .bind(bulk::turns_param(&bulk_recs)).fetch_all(&mut *tx).await?;
+                    .bind(bulk::turns_param(&bulk_recs)).bind(relaxed).fetch_all(&mut *tx).await?;
                 let escalation: std::collections::HashMap<String, Option<i64>> = written.into_iter().collect();
                 for &i in &in_bulk {
                     results[i] = escalation.get(&recs[i].key).copied().flatten();
