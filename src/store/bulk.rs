@@ -1,17 +1,17 @@
 //! The common turns of a group commit in a fixed number of statements, whatever their
-//! number: a turn with a known state that opens no escalation and is the only one of
-//! its conversation in the batch. Their spool keys, conversation states and messages go
-//! in as rows of one JSON parameter (`json_each` on SQLite, `jsonb_array_elements` on
-//! PostgreSQL): three statements on SQLite, one on PostgreSQL (data-modifying CTEs), so
-//! a batch costs what one turn used to. Every other turn is written one by one (see
-//! [`super::Store::apply_batch`]), in the same transaction.
+//! number: a turn with a known state that is the only one of its conversation in the
+//! batch and opens no escalation (on PostgreSQL: none after unclear turns). SQLite
+//! writes them in three statements over one JSON parameter (`json_each`); PostgreSQL
+//! in one statement over typed arrays (`unnest`, data-modifying CTEs) that is its own
+//! transaction. A batch costs what one turn used to. Every other turn is written one by
+//! one (see [`super::Store::apply_batch`]), in the same transaction.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
 use super::model::{reply_kind_str, ts};
-use super::TurnRecord;
+use super::{StoreError, TurnRecord};
 use crate::core::turn::EscalationReason;
 
 /// Which turns of a batch go in bulk (indices into `recs`): one per conversation, with
@@ -130,36 +130,6 @@ pub(super) fn messages_param(recs: &[&TurnRecord], conv_ids: &[i64]) -> String {
     Value::Array(rows).to_string()
 }
 
-/// `[[key, channel, user, conversation, state, at, member text, answer, intent,
-/// confidence, urgent, reply kind, escalation reason or null], …]` for the
-/// one-statement form.
-pub(super) fn turns_param(recs: &[&TurnRecord]) -> String {
-    Value::Array(
-        recs.iter()
-            .map(|r| {
-                let state = state_json(r);
-                let kind = stored_kind(r);
-                json!([
-                    r.key,
-                    r.channel.as_str(),
-                    r.user,
-                    r.conversation,
-                    state,
-                    ts(r.at),
-                    r.member_text,
-                    r.reply_text,
-                    r.intent.as_str(),
-                    f64::from(r.confidence),
-                    i64::from(r.urgent),
-                    kind,
-                    r.escalate.map(|e| e.as_str())
-                ])
-            })
-            .collect(),
-    )
-    .to_string()
-}
-
 /// The turns whose key was new (the others were written before: skipped).
 pub(super) fn fresh<'a>(recs: &[&'a TurnRecord], keys: Vec<(String,)>) -> Vec<&'a TurnRecord> {
     let new: HashSet<String> = keys.into_iter().map(|k| k.0).collect();
@@ -169,37 +139,112 @@ pub(super) fn fresh<'a>(recs: &[&'a TurnRecord], keys: Vec<(String,)>) -> Vec<&'
         .collect()
 }
 
-/// The three statements, in the backend's dialect.
-pub(super) struct Sql {
-    pub keys: &'static str,
-    pub conversations: &'static str,
-    pub messages: &'static str,
-    /// Begins a [`super::Commit::Relaxed`] transaction, in one round trip (None: the
-    /// backend has no such setting).
-    pub begin_relaxed: Option<&'static str>,
-    /// All three in one statement over [`turns_param`] (data-modifying CTEs), where
-    /// the backend has them.
-    pub all_in_one: Option<&'static str>,
+/// How a backend writes the common turns of a batch: one shape, two dialects.
+pub(super) trait BulkWrite {
+    /// Writes `recs` (all common: see [`bulk_indices`]) on this connection, inside the
+    /// caller's transaction or, where the write is one statement, as its own. Returns
+    /// for each turn, in order, the escalation it opened or joined when it asked for
+    /// one. `relaxed`: commit with `synchronous_commit = off` where the backend has it.
+    async fn write_bulk(
+        &mut self,
+        recs: &[&TurnRecord],
+        relaxed: bool,
+    ) -> Result<Vec<Option<i64>>, StoreError>;
 }
 
-impl Sql {
-    pub fn of(backend: &super::Backend) -> Sql {
-        match backend {
-            super::Backend::Sqlite(_) => Sql {
-                keys: sql::sqlite::KEYS,
-                conversations: sql::sqlite::CONVERSATIONS,
-                messages: sql::sqlite::MESSAGES,
-                begin_relaxed: None,
-                all_in_one: None,
-            },
-            super::Backend::Postgres(_) => Sql {
-                keys: sql::postgres::KEYS,
-                conversations: sql::postgres::CONVERSATIONS,
-                messages: sql::postgres::MESSAGES,
-                begin_relaxed: Some("BEGIN; SET LOCAL synchronous_commit = off"),
-                all_in_one: Some(sql::postgres::ALL_IN_ONE),
-            },
+/// SQLite: three statements over `json_each` (spool keys, conversation upserts,
+/// messages); escalations are written one by one.
+impl BulkWrite for sqlx::SqliteConnection {
+    async fn write_bulk(
+        &mut self,
+        recs: &[&TurnRecord],
+        _relaxed: bool,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let keys: Vec<(String,)> = sqlx::query_as(sql::sqlite::KEYS)
+            .bind(keys_param(recs))
+            .fetch_all(&mut *self)
+            .await?;
+        let fresh = fresh(recs, keys);
+        if !fresh.is_empty() {
+            let rows: Vec<(i64, String, String, String)> =
+                sqlx::query_as(sql::sqlite::CONVERSATIONS)
+                    .bind(conversations_param(&fresh))
+                    .fetch_all(&mut *self)
+                    .await?;
+            let ids = conversation_ids(&fresh, rows).ok_or_else(|| {
+                StoreError::Corrupt(
+                    "a conversation of the batch was not returned by its upsert".into(),
+                )
+            })?;
+            sqlx::query(sql::sqlite::MESSAGES)
+                .bind(messages_param(&fresh, &ids))
+                .execute(&mut *self)
+                .await?;
         }
+        Ok(vec![None; recs.len()])
+    }
+}
+
+/// PostgreSQL: one statement ([`sql::postgres::ALL_IN_ONE`]) over typed arrays, one
+/// per column (no JSON for the server to parse), which also opens, joins or raises
+/// the escalations asked for: atomic by itself, so a batch of common turns needs no
+/// transaction around it.
+impl BulkWrite for sqlx::PgConnection {
+    async fn write_bulk(
+        &mut self,
+        recs: &[&TurnRecord],
+        relaxed: bool,
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let text = |f: fn(&TurnRecord) -> String| recs.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let written: Vec<(String, Option<i64>)> = sqlx::query_as(sql::postgres::ALL_IN_ONE)
+            .bind(text(|r| r.key.clone()))
+            .bind(text(|r| r.channel.as_str().to_string()))
+            .bind(text(|r| r.user.clone()))
+            .bind(text(|r| r.conversation.clone()))
+            .bind(text(state_json))
+            .bind(text(|r| ts(r.at)))
+            .bind(text(|r| r.member_text.clone()))
+            .bind(text(|r| r.reply_text.clone()))
+            .bind(text(|r| r.intent.as_str().to_string()))
+            .bind(
+                recs.iter()
+                    .map(|r| f64::from(r.confidence))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(recs.iter().map(|r| i64::from(r.urgent)).collect::<Vec<_>>())
+            .bind(text(|r| stored_kind(r).to_string()))
+            .bind(
+                recs.iter()
+                    .map(|r| r.escalate.map(|e| e.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(relaxed)
+            .fetch_all(&mut *self)
+            .await?;
+        let escalation: HashMap<String, Option<i64>> = written.into_iter().collect();
+        Ok(recs
+            .iter()
+            .map(|r| escalation.get(&r.key).copied().flatten())
+            .collect())
+    }
+}
+
+/// Whether the backend writes urgent messages and requests for a person in bulk too.
+pub(super) fn escalations_in_bulk(backend: &super::Backend) -> bool {
+    matches!(backend, super::Backend::Postgres(_))
+}
+
+/// Whether the backend's bulk write is one statement, atomic without a transaction.
+pub(super) fn one_statement(backend: &super::Backend) -> bool {
+    matches!(backend, super::Backend::Postgres(_))
+}
+
+/// Begins a relaxed transaction in one round trip (None: the backend has no such
+/// setting).
+pub(super) fn begin_relaxed(backend: &super::Backend) -> Option<&'static str> {
+    match backend {
+        super::Backend::Postgres(_) => Some("BEGIN; SET LOCAL synchronous_commit = off"),
+        super::Backend::Sqlite(_) => None,
     }
 }
 
@@ -222,76 +267,64 @@ mod sql {
             json_extract(value, '$[7]') FROM json_each($1) ORDER BY key";
     }
     pub mod postgres {
-        pub const KEYS: &str = "INSERT INTO spool_applied (spool_key, applied_at) \
-            SELECT x->>0, x->>1 FROM jsonb_array_elements($1::jsonb) x \
-            ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key";
-        pub const CONVERSATIONS: &str = "INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
-            SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>4 FROM jsonb_array_elements($1::jsonb) x \
-            ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
-            state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
-            updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
-            RETURNING id, channel, user_id, conversation";
-        pub const MESSAGES: &str = "INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
-            SELECT (x->>0)::bigint, x->>1, x->>2, x->>3, (x->>4)::float8, (x->>5)::bigint, x->>6, \
-            (SELECT e.id FROM escalations e WHERE e.conversation_id = (x->>0)::bigint AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
-            x->>7 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n";
-        /// KEYS, CONVERSATIONS and MESSAGES as one statement, which also opens the
-        /// escalation an urgent message or a request for a person asks for (or joins
-        /// the one queued, raising it to urgent): a batch is one round trip. Returns
-        /// each new turn's key and, when it asked for one, its escalation.
+        /// The common turns of a batch in one statement (data-modifying CTEs): spool
+        /// keys, conversation upserts, the escalation an urgent message or a request
+        /// for a person asks for (opened, or the one queued joined and raised to
+        /// urgent) and the messages. `$1`–`$13` are the turns' columns as arrays;
+        /// `$14` is true for a relaxed commit: the statement sets `synchronous_commit =
+        /// off` for its own transaction (a durable one keeps the session's setting).
+        /// Returns each new turn's key and, when it asked for one, its escalation.
         ///
-        /// `$2` is true for a [`crate::store::Commit::Relaxed`] write: the
-        /// statement sets `synchronous_commit = off` for its own transaction, so a
-        /// batch needs no `BEGIN`/`COMMIT` round trips (a durable one keeps the
-        /// session's setting).
-        ///
-        /// The escalation an urgent turn raises is found through `turns` (its id, status
-        /// and reason, one indexed lookup per conversation) and updated through its
-        /// primary key as the arbiter of an upsert whose insert never happens (the row
-        /// exists: `active_id` was just read, and escalations are never deleted); the
-        /// status and reason are checked again on the locked row (a claim in between
-        /// wins). An `UPDATE … FROM turns` left the join to the planner, which, with the
+        /// The escalation an urgent turn raises is found through `turns` (id, status and
+        /// reason: one indexed lookup per conversation) and updated through its primary
+        /// key, as the arbiter of an upsert whose insert never happens (the row exists:
+        /// `active_id` was just read, and escalations are never deleted); the status and
+        /// reason are checked again on the locked row (a claim in between wins). An
+        /// `UPDATE … FROM turns` left the join to the planner, which, with the
         /// statistics of a fresh table, scanned every escalation on every batch.
         pub const ALL_IN_ONE: &str = "WITH input AS (\
-              SELECT t.x, t.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) \
+              SELECT t.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                $7::text[], $8::text[], $9::text[], $10::float8[], $11::int8[], $12::text[], $13::text[]) \
+                WITH ORDINALITY AS t(key, channel, user_id, conversation, state, at, member_text, reply_text, \
+                  intent, confidence, urgent, kind, escalate, n) \
               CROSS JOIN (SELECT set_config('synchronous_commit', \
-                CASE WHEN $2::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true)) AS commit_mode), \
+                CASE WHEN $14::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true)) AS commit_mode), \
             keys AS (\
-              INSERT INTO spool_applied (spool_key, applied_at) SELECT x->>0, x->>5 FROM input \
+              INSERT INTO spool_applied (spool_key, applied_at) SELECT key, at FROM input \
               ON CONFLICT (spool_key) DO NOTHING RETURNING spool_key), \
             fresh AS (\
-              SELECT i.x, i.n FROM input i JOIN keys k ON k.spool_key = i.x->>0), \
+              SELECT i.* FROM input i JOIN keys k ON k.spool_key = i.key), \
             conv AS (\
               INSERT INTO conversations (channel, user_id, conversation, state, created_at, updated_at) \
-              SELECT x->>1, x->>2, x->>3, x->>4, x->>5, x->>5 FROM fresh \
+              SELECT channel, user_id, conversation, state, at, at FROM fresh \
               ON CONFLICT (channel, user_id, conversation) DO UPDATE SET \
               state = CASE WHEN conversations.updated_at <= excluded.updated_at THEN excluded.state ELSE conversations.state END, \
               updated_at = GREATEST(conversations.updated_at, excluded.updated_at) \
               RETURNING id, channel, user_id, conversation), \
             turns AS (\
-              SELECT f.x, f.n, c.id AS conv_id, a.id AS active_id, a.status AS active_status, a.reason AS active_reason \
-              FROM fresh f JOIN conv c ON c.channel = f.x->>1 AND c.user_id = f.x->>2 AND c.conversation = f.x->>3 \
+              SELECT f.*, c.id AS conv_id, a.id AS active_id, a.status AS active_status, a.reason AS active_reason \
+              FROM fresh f JOIN conv c ON c.channel = f.channel AND c.user_id = f.user_id AND c.conversation = f.conversation \
               LEFT JOIN LATERAL (SELECT e.id, e.status, e.reason FROM escalations e \
                 WHERE e.conversation_id = c.id AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1) a ON true), \
             opened AS (\
               INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
-              SELECT conv_id, x->>1, x->>2, x->>3, x->>12, 'open', x->>6, x->>8, x->>5 FROM turns \
-              WHERE active_id IS NULL AND x->>12 IS NOT NULL ORDER BY n \
+              SELECT conv_id, channel, user_id, conversation, escalate, 'open', member_text, intent, at FROM turns \
+              WHERE active_id IS NULL AND escalate IS NOT NULL ORDER BY n \
               RETURNING id, conversation_id), \
             raised AS (\
               INSERT INTO escalations (id, conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
-              SELECT active_id, conv_id, x->>1, x->>2, x->>3, 'urgent', 'open', x->>6, x->>8, x->>5 FROM turns \
-              WHERE x->>12 = 'urgent' AND active_status = 'open' AND active_reason <> 'urgent' \
+              SELECT active_id, conv_id, channel, user_id, conversation, 'urgent', 'open', member_text, intent, at FROM turns \
+              WHERE escalate = 'urgent' AND active_status = 'open' AND active_reason <> 'urgent' \
               ON CONFLICT (id) DO UPDATE SET reason = 'urgent', text = excluded.text, intent = excluded.intent \
               WHERE escalations.status = 'open' AND escalations.reason <> 'urgent' \
               RETURNING id), \
             written AS (\
               INSERT INTO messages (conversation_id, role, text, intent, confidence, urgent, reply_kind, escalation_id, created_at) \
-              SELECT t.conv_id, m.role, m.text, t.x->>8, (t.x->>9)::float8, (t.x->>10)::bigint, m.kind, COALESCE(o.id, t.active_id), t.x->>5 \
+              SELECT t.conv_id, m.role, m.text, t.intent, t.confidence, t.urgent, m.kind, COALESCE(o.id, t.active_id), t.at \
               FROM turns t LEFT JOIN opened o ON o.conversation_id = t.conv_id \
-              CROSS JOIN LATERAL (VALUES (1, 'member', t.x->>6, NULL::text), (2, 'bot', t.x->>7, t.x->>11)) AS m(ord, role, text, kind) \
+              CROSS JOIN LATERAL (VALUES (1, 'member', t.member_text, NULL::text), (2, 'bot', t.reply_text, t.kind)) AS m(ord, role, text, kind) \
               ORDER BY t.n, m.ord RETURNING 1) \
-            SELECT t.x->>0, CASE WHEN t.x->>12 IS NULL THEN NULL ELSE COALESCE(o.id, t.active_id) END \
+            SELECT t.key, CASE WHEN t.escalate IS NULL THEN NULL ELSE COALESCE(o.id, t.active_id) END \
             FROM turns t LEFT JOIN opened o ON o.conversation_id = t.conv_id";
     }
 }

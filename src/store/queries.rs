@@ -195,10 +195,9 @@ impl Store {
     ) -> Result<Vec<Option<i64>>, StoreError> {
         // the common turns in a fixed number of statements (see [`super::bulk`]), the
         // rest one by one
-        let sql = bulk::Sql::of(&self.backend);
-        let in_one = sql.all_in_one.is_some();
-        let in_bulk = if recs.len() >= 2 || in_one {
-            bulk::bulk_indices(recs, in_one)
+        use bulk::BulkWrite;
+        let in_bulk = if recs.len() >= 2 || bulk::one_statement(&self.backend) {
+            bulk::bulk_indices(recs, bulk::escalations_in_bulk(&self.backend))
         } else {
             Vec::new()
         };
@@ -208,43 +207,21 @@ impl Store {
             one_by_one[i] = false;
         }
         let relaxed = commit == Commit::Relaxed;
-        if let (true, Some(all_in_one)) = (in_bulk.len() == recs.len(), sql.all_in_one) {
+        if in_bulk.len() == recs.len() && bulk::one_statement(&self.backend) {
             // every turn in the one statement, which is its own transaction (and sets
             // its commit mode): a batch is one round trip
-            let written: Vec<(String, Option<i64>)> = with_pool!(self, p => sqlx::query_as(all_in_one)
-                .bind(bulk::turns_param(recs)).bind(relaxed).fetch_all(p).await?);
-            let escalation: std::collections::HashMap<String, Option<i64>> =
-                written.into_iter().collect();
-            return Ok(recs
-                .iter()
-                .map(|r| escalation.get(&r.key).copied().flatten())
-                .collect());
+            return with_pool!(self, p => p.acquire().await?.write_bulk(recs, relaxed).await);
         }
         with_pool!(self, p => {
-            let mut tx = match (commit, sql.begin_relaxed) {
+            let mut tx = match (commit, bulk::begin_relaxed(&self.backend)) {
                 (Commit::Relaxed, Some(begin)) => p.begin_with(begin).await?,
                 _ => p.begin().await?,
             };
             let mut results = vec![None; recs.len()];
-            if let (false, Some(all_in_one)) = (bulk_recs.is_empty(), sql.all_in_one) {
-                let written: Vec<(String, Option<i64>)> = sqlx::query_as(all_in_one)
-                    .bind(bulk::turns_param(&bulk_recs)).bind(relaxed).fetch_all(&mut *tx).await?;
-                let escalation: std::collections::HashMap<String, Option<i64>> = written.into_iter().collect();
-                for &i in &in_bulk {
-                    results[i] = escalation.get(&recs[i].key).copied().flatten();
-                }
-            } else if !bulk_recs.is_empty() {
-                let keys: Vec<(String,)> = sqlx::query_as(sql.keys)
-                    .bind(bulk::keys_param(&bulk_recs)).fetch_all(&mut *tx).await?;
-                let fresh = bulk::fresh(&bulk_recs, keys);
-                if !fresh.is_empty() {
-                    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sql.conversations)
-                        .bind(bulk::conversations_param(&fresh)).fetch_all(&mut *tx).await?;
-                    let ids = bulk::conversation_ids(&fresh, rows).ok_or_else(|| {
-                        StoreError::Corrupt("a conversation of the batch was not returned by its upsert".into())
-                    })?;
-                    sqlx::query(sql.messages)
-                        .bind(bulk::messages_param(&fresh, &ids)).execute(&mut *tx).await?;
+            if !bulk_recs.is_empty() {
+                let written = tx.write_bulk(&bulk_recs, relaxed).await?;
+                for (&i, id) in in_bulk.iter().zip(written) {
+                    results[i] = id;
                 }
             }
             for (i, rec) in recs.iter().enumerate() {
