@@ -7,6 +7,7 @@
 mod bulk;
 mod class;
 mod group;
+mod kept;
 mod model;
 mod queries;
 mod reader;
@@ -390,6 +391,8 @@ pub struct Store {
     writer: writer::Queue,
     /// The group reader's queue (started on first use).
     reader: reader::Queue,
+    /// PostgreSQL connections the group workers keep between batches.
+    kept: Arc<kept::Kept>,
 }
 
 /// How a write transaction commits. `Durable`: the commit returns once the database
@@ -509,6 +512,7 @@ impl Store {
             write_lock: Arc::new(Mutex::new(())),
             writer: Arc::new(std::sync::Mutex::new(None)),
             reader: Arc::new(std::sync::Mutex::new(None)),
+            kept: Arc::default(),
         })
     }
 
@@ -798,6 +802,7 @@ impl Store {
                 );
             }
         }
+        self.release_kept();
         *self.db.write().expect("pool lock") = build_pool(&self.backend, &self.cfg)?;
         *self.file_id.lock().expect("file id lock") = None;
         self.migrated.store(false, Ordering::Release);
@@ -806,6 +811,8 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        // the pool waits for every connection out of it, kept ones too
+        self.release_kept();
         with_pool!(self, p => p.close().await)
     }
 }

@@ -210,7 +210,15 @@ impl Store {
         if in_bulk.len() == recs.len() && bulk::one_statement(&self.backend) {
             // every turn in the one statement, which is its own transaction (and sets
             // its commit mode): a batch is one round trip
-            return with_pool!(self, p => p.acquire().await?.write_bulk(recs, relaxed).await);
+            return match self.db() {
+                super::Db::Sqlite(p) => p.acquire().await?.write_bulk(recs, relaxed).await,
+                super::Db::Postgres(p) => {
+                    let mut lease = self.lease(&p).await?;
+                    let r = lease.conn.write_bulk(recs, relaxed).await;
+                    self.keep(lease, r.is_ok());
+                    r
+                }
+            };
         }
         with_pool!(self, p => {
             let mut tx = match (commit, bulk::begin_relaxed(&self.backend)) {

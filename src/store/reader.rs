@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::group::{self, Jobs};
 use super::queries::ConversationView;
-use super::{with_pool, Backend, Store, StoreError};
+use super::{Db, Store, StoreError};
 use crate::channels::ChannelKind;
 
 /// Most views read in one query.
@@ -55,12 +55,18 @@ impl Store {
                 .collect(),
         )
         .to_string();
-        let sql = match self.backend {
-            Backend::Sqlite(_) => SQLITE,
-            Backend::Postgres(_) => POSTGRES,
+        let rows: Vec<(i64, String, i64, i64)> = match self.db() {
+            Db::Sqlite(p) => sqlx::query_as(SQLITE).bind(param).fetch_all(&p).await?,
+            Db::Postgres(p) => {
+                let mut lease = self.lease(&p).await?;
+                let r = sqlx::query_as(POSTGRES)
+                    .bind(param)
+                    .fetch_all(&mut *lease.conn)
+                    .await;
+                self.keep(lease, r.is_ok());
+                r?
+            }
         };
-        let rows: Vec<(i64, String, i64, i64)> =
-            with_pool!(self, p => sqlx::query_as(sql).bind(param).fetch_all(p).await?);
         let mut views = vec![ConversationView::default(); keys.len()];
         for (n, state, claimed, waiting) in rows {
             let slot = usize::try_from(n)
