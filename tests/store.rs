@@ -1017,6 +1017,49 @@ async fn postgres_read_only_spools_turns_and_writes_them_when_writable_again() {
     assert_told_escalations_exist(&svc, &told_list).await;
 }
 
+/// The group workers keep PostgreSQL connections between batches; after the server
+/// drops them all (a restart, terminated backends), no turn is lost or falsely
+/// promised, and the dead connections are not kept on being used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backends_terminated_under_kept_connections_lose_nothing() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let svc = db.service().await;
+    let name = db._pg.as_ref().unwrap().name.clone();
+    let mut told_list = Vec::new();
+    let urgent = |user: String| {
+        let svc = svc.clone();
+        async move {
+            let o = svc
+                .handle(term(&user, "ランサムウェアに感染しました"))
+                .await;
+            assert!(o.reply.text.contains(HOTLINE));
+            let t = told(&o).unwrap_or_else(|| panic!("{user}: the hand-off was not kept"));
+            (user, t)
+        }
+    };
+    // several at once, so the reader and writer keep more than one connection
+    let first = futures::future::join_all((0..6).map(|i| urgent(format!("kill-a{i}")))).await;
+    told_list.extend(first);
+    let mut admin = sqlx::PgConnection::connect(ADMIN_URL).await.unwrap();
+    sqlx::query(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let after = futures::future::join_all((0..6).map(|i| urgent(format!("kill-b{i}")))).await;
+    told_list.extend(after);
+    wait_until("healthy with the spool written", || async {
+        svc.health().is_healthy() && svc.spool().pending() == 0
+    })
+    .await;
+    // and the next turn gets its number from a live connection
+    let (user, t) = urgent("kill-c".to_string()).await;
+    assert!(t.is_some(), "{user}: no number once recovered");
+    told_list.push((user, t));
+    assert_told_escalations_exist(&svc, &told_list).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_migration_sets_give_the_same_tables_and_columns() {
     let Some(pg) = TestDb::postgres().await else {
