@@ -6,7 +6,7 @@
 //! then checks that every answered turn is durable (in the database or the spool).
 //!
 //! ```sh
-//! cargo run --release --example loadtest -- [--connections 64] [--seconds 10] [--postgres]
+//! cargo run --release --example loadtest -- [--connections 64] [--seconds 10] [--mix mixed|urgent|calm] [--postgres]
 //! ```
 //!
 //! `--target 127.0.0.1:8080 --key KEY` drives a running `madoguchi serve` instead (a
@@ -41,8 +41,32 @@ const TEXTS: &[&str] = &[
     "ランサムウェアに感染して電子カルテが開けません",
 ];
 
+/// Which of [`TEXTS`] the members send.
+#[derive(Clone, Copy)]
+enum Mix {
+    /// All twelve in rotation (one turn in six urgent).
+    Mixed,
+    /// Only the urgent ones: every turn opens or joins an escalation (a synchronous
+    /// commit on PostgreSQL).
+    Urgent,
+    /// None of the urgent ones.
+    Calm,
+}
+
+impl Mix {
+    fn texts(self) -> Vec<&'static str> {
+        let urgent = |t: &&str| t.contains("ランサムウェア") || t.contains("添付ファイル");
+        match self {
+            Mix::Mixed => TEXTS.to_vec(),
+            Mix::Urgent => TEXTS.iter().copied().filter(urgent).collect(),
+            Mix::Calm => TEXTS.iter().copied().filter(|t| !urgent(t)).collect(),
+        }
+    }
+}
+
 struct Args {
     connections: usize,
+    mix: Mix,
     seconds: u64,
     postgres: Option<String>,
     /// A running server on loopback and its API key.
@@ -52,6 +76,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         connections: 64,
+        mix: Mix::Mixed,
         seconds: 10,
         postgres: None,
         target: None,
@@ -80,6 +105,14 @@ fn args() -> Args {
                 target = Some(addr);
             }
             "--key" => key = Some(it.next().expect("--key KEY")),
+            "--mix" => {
+                a.mix = match it.next().as_deref() {
+                    Some("mixed") => Mix::Mixed,
+                    Some("urgent") => Mix::Urgent,
+                    Some("calm") => Mix::Calm,
+                    _ => panic!("--mix mixed|urgent|calm"),
+                }
+            }
             "--postgres" => {
                 a.postgres = Some(
                     std::env::var("LOADTEST_PG")
@@ -87,7 +120,7 @@ fn args() -> Args {
                 )
             }
             other => {
-                panic!("unknown argument {other:?} (--connections N, --seconds N, --postgres, --target IP:PORT --key KEY)")
+                panic!("unknown argument {other:?} (--connections N, --seconds N, --mix mixed|urgent|calm, --postgres, --target IP:PORT --key KEY)")
             }
         }
     }
@@ -236,11 +269,12 @@ fn both_endpoints(addr: std::net::SocketAddr, a: &Args, key: &str) -> Run {
         Arc::new(|_, _| b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n".to_vec());
     let h = drive(addr, a.connections, a.seconds, health).report("GET /healthz");
     let key = key.to_string();
+    let texts = a.mix.texts();
     let messages: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
         let body = serde_json::json!({
             "user": format!("load-{c}-{}", i % 50),
             "channel": "web",
-            "text": TEXTS[((c as u64 * 7 + i) % TEXTS.len() as u64) as usize],
+            "text": texts[((c as u64 * 7 + i) % texts.len() as u64) as usize],
         })
         .to_string();
         format!("POST /v1/messages HTTP/1.1\r\nHost: l\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()

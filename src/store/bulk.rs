@@ -1,10 +1,12 @@
 //! The common turns of a group commit in a fixed number of statements, whatever their
 //! number: a turn with a known state that is the only one of its conversation in the
-//! batch and opens no escalation (on PostgreSQL: none after unclear turns). SQLite
-//! writes them in three statements over one JSON parameter (`json_each`); PostgreSQL
-//! in one statement over typed arrays (`unnest`, data-modifying CTEs) that is its own
-//! transaction. A batch costs what one turn used to. Every other turn is written one by
-//! one (see [`super::Store::apply_batch`]), in the same transaction.
+//! batch and asks for no hand-off after unclear turns (that one quotes the earlier
+//! messages). SQLite writes them in three to five statements over JSON parameters
+//! (`json_each`); PostgreSQL in one statement over typed arrays (`unnest`,
+//! data-modifying CTEs) that is its own transaction. Both open, join or raise the
+//! escalations urgent messages and requests for a person ask for. A batch costs what one
+//! turn used to. Every other turn is written one by one (see
+//! [`super::Store::apply_batch`]), in the same transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,10 +17,9 @@ use super::{StoreError, TurnRecord};
 use crate::core::turn::EscalationReason;
 
 /// Which turns of a batch go in bulk (indices into `recs`): one per conversation, with
-/// a known state, opening no escalation — or, where the backend writes escalations in
-/// bulk too (`escalations`), opening one for an urgent message or a request for a
+/// a known state, opening no escalation or one for an urgent message or a request for a
 /// person (a hand-off after unclear turns reads the earlier messages: one by one).
-pub(super) fn bulk_indices(recs: &[&TurnRecord], escalations: bool) -> Vec<usize> {
+pub(super) fn bulk_indices(recs: &[&TurnRecord]) -> Vec<usize> {
     let mut per_conversation: HashMap<(&str, &str, &str), usize> = HashMap::new();
     for r in recs {
         *per_conversation
@@ -28,11 +29,7 @@ pub(super) fn bulk_indices(recs: &[&TurnRecord], escalations: bool) -> Vec<usize
     recs.iter()
         .enumerate()
         .filter(|(_, r)| {
-            let escalation_ok = match r.escalate {
-                None => true,
-                Some(EscalationReason::Urgent | EscalationReason::HumanRequest) => escalations,
-                Some(EscalationReason::LowConfidence) => false,
-            };
+            let escalation_ok = r.escalate != Some(EscalationReason::LowConfidence);
             escalation_ok
                 && r.state.is_some()
                 && per_conversation[&(r.channel.as_str(), r.user.as_str(), r.conversation.as_str())]
@@ -152,8 +149,10 @@ pub(super) trait BulkWrite {
     ) -> Result<Vec<Option<i64>>, StoreError>;
 }
 
-/// SQLite: three statements over `json_each` (spool keys, conversation upserts,
-/// messages); escalations are written one by one.
+/// SQLite: statements over `json_each`: spool keys, conversation upserts, then, when
+/// turns ask for one, the escalations opened (where none is queued) and raised (an
+/// urgent message where a request for a person is queued), then the messages, which
+/// link each turn to its conversation's escalation.
 impl BulkWrite for sqlx::SqliteConnection {
     async fn write_bulk(
         &mut self,
@@ -165,24 +164,82 @@ impl BulkWrite for sqlx::SqliteConnection {
             .fetch_all(&mut *self)
             .await?;
         let fresh = fresh(recs, keys);
-        if !fresh.is_empty() {
-            let rows: Vec<(i64, String, String, String)> =
-                sqlx::query_as(sql::sqlite::CONVERSATIONS)
-                    .bind(conversations_param(&fresh))
-                    .fetch_all(&mut *self)
-                    .await?;
-            let ids = conversation_ids(&fresh, rows).ok_or_else(|| {
-                StoreError::Corrupt(
-                    "a conversation of the batch was not returned by its upsert".into(),
-                )
-            })?;
-            sqlx::query(sql::sqlite::MESSAGES)
-                .bind(messages_param(&fresh, &ids))
+        if fresh.is_empty() {
+            return Ok(vec![None; recs.len()]);
+        }
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sql::sqlite::CONVERSATIONS)
+            .bind(conversations_param(&fresh))
+            .fetch_all(&mut *self)
+            .await?;
+        let ids = conversation_ids(&fresh, rows).ok_or_else(|| {
+            StoreError::Corrupt("a conversation of the batch was not returned by its upsert".into())
+        })?;
+        let asking: Vec<(&TurnRecord, i64)> = fresh
+            .iter()
+            .zip(&ids)
+            .filter(|(r, _)| r.escalate.is_some())
+            .map(|(r, id)| (*r, *id))
+            .collect();
+        if !asking.is_empty() {
+            sqlx::query(sql::sqlite::OPEN)
+                .bind(escalations_param(&asking))
                 .execute(&mut *self)
                 .await?;
+            let urgent: Vec<(&TurnRecord, i64)> = asking
+                .iter()
+                .filter(|(r, _)| r.escalate == Some(EscalationReason::Urgent))
+                .copied()
+                .collect();
+            if !urgent.is_empty() {
+                sqlx::query(sql::sqlite::RAISE)
+                    .bind(escalations_param(&urgent))
+                    .execute(&mut *self)
+                    .await?;
+            }
         }
-        Ok(vec![None; recs.len()])
+        // (conversation id, role, escalation linked)
+        let written: Vec<(i64, String, Option<i64>)> = sqlx::query_as(sql::sqlite::MESSAGES)
+            .bind(messages_param(&fresh, &ids))
+            .fetch_all(&mut *self)
+            .await?;
+        let linked: HashMap<i64, Option<i64>> = written
+            .into_iter()
+            .filter(|(_, role, _)| role == "member")
+            .map(|(conv, _, esc)| (conv, esc))
+            .collect();
+        let told: HashMap<&str, Option<i64>> = fresh
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| {
+                let esc = r.escalate.and_then(|_| linked.get(id).copied().flatten());
+                (r.key.as_str(), esc)
+            })
+            .collect();
+        Ok(recs
+            .iter()
+            .map(|r| told.get(r.key.as_str()).copied().flatten())
+            .collect())
     }
+}
+
+/// `[[conversation_id, reason, member text, intent, at], …]` for the turns asking for
+/// an escalation (SQLite).
+fn escalations_param(asking: &[(&TurnRecord, i64)]) -> String {
+    Value::Array(
+        asking
+            .iter()
+            .map(|(r, conv)| {
+                json!([
+                    conv,
+                    r.escalate.map(|e| e.as_str()),
+                    r.member_text,
+                    r.intent.as_str(),
+                    ts(r.at)
+                ])
+            })
+            .collect(),
+    )
+    .to_string()
 }
 
 /// PostgreSQL: one statement ([`sql::postgres::ALL_IN_ONE`]) over typed arrays, one
@@ -229,11 +286,6 @@ impl BulkWrite for sqlx::PgConnection {
     }
 }
 
-/// Whether the backend writes urgent messages and requests for a person in bulk too.
-pub(super) fn escalations_in_bulk(backend: &super::Backend) -> bool {
-    matches!(backend, super::Backend::Postgres(_))
-}
-
 /// Whether the backend's bulk write is one statement, atomic without a transaction.
 pub(super) fn one_statement(backend: &super::Backend) -> bool {
     matches!(backend, super::Backend::Postgres(_))
@@ -264,7 +316,25 @@ mod sql {
             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
             json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), \
             (SELECT e.id FROM escalations e WHERE e.conversation_id = json_extract(value, '$[0]') AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1), \
-            json_extract(value, '$[7]') FROM json_each($1) ORDER BY key";
+            json_extract(value, '$[7]') FROM json_each($1) ORDER BY key \
+            RETURNING conversation_id, role, escalation_id";
+        /// Opens the escalation each turn asks for where its conversation has none
+        /// queued or claimed (rows of `escalations_param`; the turns of one batch are
+        /// of different conversations).
+        pub const OPEN: &str = "INSERT INTO escalations (conversation_id, channel, user_id, conversation, reason, status, text, intent, created_at) \
+            SELECT c.id, c.channel, c.user_id, c.conversation, json_extract(j.value, '$[1]'), 'open', json_extract(j.value, '$[2]'), \
+            json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]') \
+            FROM json_each($1) j JOIN conversations c ON c.id = json_extract(j.value, '$[0]') \
+            WHERE NOT EXISTS (SELECT 1 FROM escalations e WHERE e.conversation_id = c.id AND e.status <> 'resolved') \
+            ORDER BY j.key";
+        /// Raises to urgent the request for a person queued in the conversation of each
+        /// urgent turn (its latest unresolved escalation, while still open), with the
+        /// urgent message as its text. Rows of `escalations_param`.
+        pub const RAISE: &str = "UPDATE escalations SET reason = 'urgent', \
+            text = (SELECT json_extract(j.value, '$[2]') FROM json_each($1) j WHERE json_extract(j.value, '$[0]') = escalations.conversation_id), \
+            intent = (SELECT json_extract(j.value, '$[3]') FROM json_each($1) j WHERE json_extract(j.value, '$[0]') = escalations.conversation_id) \
+            WHERE id IN (SELECT (SELECT e.id FROM escalations e WHERE e.conversation_id = json_extract(j.value, '$[0]') AND e.status <> 'resolved' ORDER BY e.id DESC LIMIT 1) FROM json_each($1) j) \
+            AND status = 'open' AND reason <> 'urgent'";
     }
     pub mod postgres {
         /// The common turns of a batch in one statement (data-modifying CTEs): spool

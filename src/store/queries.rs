@@ -197,7 +197,7 @@ impl Store {
         // rest one by one
         use bulk::BulkWrite;
         let in_bulk = if recs.len() >= 2 || bulk::one_statement(&self.backend) {
-            bulk::bulk_indices(recs, bulk::escalations_in_bulk(&self.backend))
+            bulk::bulk_indices(recs)
         } else {
             Vec::new()
         };
