@@ -338,7 +338,9 @@ impl Store {
     }
 
     /// Staff replies not yet delivered to this conversation; marks them delivered
-    /// (atomically: two concurrent turns never both deliver one reply).
+    /// (atomically: two concurrent turns never both deliver one reply). A write: call it
+    /// when the conversation's view says replies wait (`replies_waiting`), so the common
+    /// turn takes no write lock.
     pub async fn take_outbox(
         &self,
         channel: ChannelKind,
@@ -347,13 +349,6 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         self.ready().await?;
-        // almost always nothing waits: find out with a read, so the common turn takes no write lock
-        let (waiting,): (i64,) = with_pool!(self, p => sqlx::query_as(
-            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND channel = $1 AND user_id = $2 AND conversation = $3")
-            .bind(channel.as_str()).bind(user).bind(conversation).fetch_one(p).await?);
-        if waiting == 0 {
-            return Ok(Vec::new());
-        }
         let _w = self.write_guard().await;
         let mut rows: Vec<OutRow> = with_pool!(self, p => sqlx::query_as(
             "UPDATE outbox SET delivered_at = $1 WHERE delivered_at IS NULL AND channel = $2 AND user_id = $3 AND conversation = $4 \
