@@ -4,7 +4,7 @@
 //! redaction property tests and the CLI round trip.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +20,14 @@ use madoguchi::store::TurnRecord;
 use once_cell::sync::Lazy;
 use sqlx::Connection;
 
+#[path = "support/pg.rs"]
+mod pg;
+use pg::{PgDb, ADMIN_URL};
+
 static BOT: Lazy<Arc<Bot>> = Lazy::new(|| {
     Arc::new(madoguchi::engine::build(&Content::embedded()).expect("embedded content builds"))
 });
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Nothing listens on port 1: a database that is down.
 const DOWN_URL: &str = "postgres://postgres@127.0.0.1:1/madoguchi";
 
@@ -40,77 +43,6 @@ impl Clock for StepClock {
 
 fn clock() -> Arc<dyn Clock> {
     Arc::new(StepClock(AtomicI64::new(0)))
-}
-
-fn unique(prefix: &str) -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000,
-        SEQ.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A fresh PostgreSQL database, dropped when the guard goes.
-struct PgDb {
-    name: String,
-}
-
-impl PgDb {
-    async fn create() -> Option<PgDb> {
-        let mut admin = match tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(ADMIN_URL),
-        )
-        .await
-        {
-            Ok(Ok(c)) => c,
-            _ => {
-                // CI must run every test: a missing server fails there instead of skipping
-                if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
-                    panic!("CI=true but PostgreSQL at 127.0.0.1:5432 is unreachable (bash .ci/run starts it)");
-                }
-                eprintln!("NOTICE: PostgreSQL at 127.0.0.1:5432 unreachable: skipping the PostgreSQL variant (this fails under CI=true)");
-                return None;
-            }
-        };
-        let name = unique("madoguchi_test");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("CREATE DATABASE");
-        Some(PgDb { name })
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop is synchronous and may run inside a runtime: drop from a thread of its own
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(ADMIN_URL).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            })
-        })
-        .join();
-    }
 }
 
 /// One backend for one test: its config (spool in the tempdir) and what to clean up.
@@ -985,7 +917,7 @@ async fn postgres_read_only_spools_turns_and_writes_them_when_writable_again() {
         return;
     };
     let svc = db.service().await;
-    let name = db._pg.as_ref().unwrap().name.clone();
+    let name = db._pg.as_ref().unwrap().name().to_string();
     let a = svc
         .handle(term("ro-0", "ランサムウェアに感染しました"))
         .await;
@@ -1036,7 +968,7 @@ async fn postgres_backends_terminated_under_kept_connections_lose_nothing() {
         return;
     };
     let svc = db.service().await;
-    let name = db._pg.as_ref().unwrap().name.clone();
+    let name = db._pg.as_ref().unwrap().name().to_string();
     let mut told_list = Vec::new();
     let urgent = |user: String| {
         let svc = svc.clone();

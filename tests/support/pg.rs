@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 pub struct PgDb {
     name: String,
@@ -36,7 +36,7 @@ impl PgDb {
             .unwrap()
             .as_nanos();
         let name = format!(
-            "madoguchi_chan_{}_{}_{}",
+            "madoguchi_test_{}_{}_{}",
             std::process::id(),
             nanos % 1_000_000_000_000,
             SEQ.fetch_add(1, Ordering::SeqCst)
@@ -50,6 +50,10 @@ impl PgDb {
 
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
