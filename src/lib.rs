@@ -28,3 +28,4 @@ pub mod server;
 pub mod service;
 pub mod spool;
 pub mod store;
+pub mod throttle;

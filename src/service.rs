@@ -16,6 +16,7 @@ use crate::core::turn::Reply;
 use crate::redact::Redactor;
 use crate::spool::{new_key, Spool};
 use crate::store::{ConversationView, ErrorClass, Store, TurnRecord};
+use crate::throttle::Throttle;
 
 pub use crate::store::{
     Backend, DbHealth, Escalation, EscalationStatus, OutboxItem, Role, StaffError, Stats,
@@ -249,7 +250,13 @@ impl Service {
             Ok(v) => (v, true),
             Err(e) => {
                 self.store.note_error(&e);
-                tracing::warn!("conversation state unavailable, answering from a fresh state: {e}");
+                static STATE_UNAVAILABLE: Throttle = Throttle::every(Duration::from_secs(1));
+                if let Some(held_back) = STATE_UNAVAILABLE.admit() {
+                    tracing::warn!(
+                        held_back,
+                        "conversation state unavailable, answering from a fresh state: {e}"
+                    );
+                }
                 (ConversationView::default(), false)
             }
         };
@@ -324,7 +331,14 @@ impl Service {
             Ok(id) => return Handoff::Kept { id },
             Err(e) => {
                 self.store.note_error(&e);
-                tracing::warn!(class = e.class().as_str(), "turn not stored, spooling: {e}");
+                static SPOOLING: Throttle = Throttle::every(Duration::from_secs(1));
+                if let Some(held_back) = SPOOLING.admit() {
+                    tracing::warn!(
+                        class = e.class().as_str(),
+                        held_back,
+                        "turn not stored, spooling: {e}"
+                    );
+                }
             }
         }
         let budget = deadline

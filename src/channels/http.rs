@@ -23,6 +23,7 @@ use crate::accounts::Accounts;
 use crate::config::RateLimit;
 use crate::core::turn::Choice;
 use crate::service::Outcome;
+use crate::throttle::Throttle;
 
 /// Longest accepted `user` / `channel` identifier.
 pub const MAX_ID_CHARS: usize = 200;
@@ -172,7 +173,11 @@ impl HttpState {
             }
             Err(e) => match known().get(&h) {
                 Some(k) => {
-                    tracing::warn!(error = %e, "API key checked against the last known keys (database unavailable)");
+                    static KNOWN_KEYS: Throttle =
+                        Throttle::every(std::time::Duration::from_secs(1));
+                    if let Some(held_back) = KNOWN_KEYS.admit() {
+                        tracing::warn!(error = %e, held_back, "API key checked against the last known keys (database unavailable)");
+                    }
                     Ok(Some(k.name.clone()))
                 }
                 None => Err(e),
