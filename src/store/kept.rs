@@ -2,8 +2,9 @@
 //! checkout pings the server before handing a connection out and again when it comes
 //! back (sqlx tests every returned connection): two round trips around each one-query
 //! batch. A kept connection skips both. It goes back to the pool (which tests it) after
-//! any error, after [`KEPT_FOR`], and when the pool is replaced; an error also returns
-//! every other kept connection, since after a server restart they are all dead.
+//! any error, after [`KEPT_FOR`], and when the pool is replaced or closed (closing waits
+//! for every connection out of the pool); an error also returns every other kept
+//! connection, since after a server restart they are all dead.
 
 use std::time::{Duration, Instant};
 
@@ -45,8 +46,13 @@ impl Store {
     /// Keeps the connection for the next batch when its work succeeded; otherwise it,
     /// and every connection kept so far, goes back to the pool.
     pub(crate) fn keep(&self, lease: Lease, ok: bool) {
+        // a closing pool waits for every connection out of it: give it back
+        let closing = match self.db() {
+            super::Db::Postgres(p) => p.is_closed(),
+            super::Db::Sqlite(_) => true,
+        };
         let mut kept = self.kept.lock().expect("kept lock");
-        if !ok {
+        if !ok || closing {
             kept.clear();
             return;
         }
