@@ -363,7 +363,6 @@ struct Needs {
 
 impl Needs {
     fn of(text: &str) -> Needs {
-        let ascii_letters = text.bytes().any(|b| b.is_ascii_alphabetic());
         Needs {
             email: text.contains(['@', '＠']),
             named_id: text.contains("医籍") || text.contains("会員"),
@@ -373,7 +372,7 @@ impl Needs {
             honorific: ["先生", "様", "さま", "せんせい", "さん", "殿"]
                 .iter()
                 .any(|h| text.contains(h)),
-            ascii_letters,
+            ascii_letters: text.bytes().any(|b| b.is_ascii_alphabetic()),
         }
     }
 }

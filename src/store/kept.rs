@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::Postgres;
 
 use super::{Store, StoreError};
@@ -24,41 +24,33 @@ const KEPT_FOR: Duration = Duration::from_secs(60);
 /// The kept connections, with when each left the pool.
 pub(crate) type Kept = std::sync::Mutex<Vec<(PoolConnection<Postgres>, Instant)>>;
 
-/// A connection taken from the kept ones or the pool; give it back with [`Store::keep`].
-pub(crate) struct Lease {
-    pub conn: PoolConnection<Postgres>,
-    since: Instant,
-}
-
 impl Store {
-    /// A kept connection, or one from `pool`.
-    pub(crate) async fn lease(&self, pool: &PgPool) -> Result<Lease, StoreError> {
+    /// Runs `work` on a kept connection, or one from `pool`, and keeps the connection
+    /// for the next batch when the work succeeded; otherwise it, and every connection
+    /// kept so far, goes back to the pool. (Dropped mid-way, the connection goes back
+    /// to the pool, which tests it.)
+    pub(crate) async fn on_kept<T, E>(
+        &self,
+        pool: &PgPool,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, StoreError>
+    where
+        StoreError: From<E>,
+    {
         let kept = self.kept.lock().expect("kept lock").pop();
-        match kept {
-            Some((conn, since)) => Ok(Lease { conn, since }),
-            None => Ok(Lease {
-                conn: pool.acquire().await?,
-                since: Instant::now(),
-            }),
-        }
-    }
-
-    /// Keeps the connection for the next batch when its work succeeded; otherwise it,
-    /// and every connection kept so far, goes back to the pool.
-    pub(crate) fn keep(&self, lease: Lease, ok: bool) {
-        // a closing pool waits for every connection out of it: give it back
-        let closing = match self.db() {
-            super::Db::Postgres(p) => p.is_closed(),
-            super::Db::Sqlite(_) => true,
+        let (mut conn, since) = match kept {
+            Some(k) => k,
+            None => (pool.acquire().await?, Instant::now()),
         };
+        let r = work(&mut conn).await;
+        // a closing pool waits for every connection out of it: give it back
         let mut kept = self.kept.lock().expect("kept lock");
-        if !ok || closing {
+        if r.is_err() || pool.is_closed() {
             kept.clear();
-            return;
+        } else if kept.len() < KEPT_AT_MOST && since.elapsed() < KEPT_FOR {
+            kept.push((conn, since));
         }
-        if kept.len() < KEPT_AT_MOST && lease.since.elapsed() < KEPT_FOR {
-            kept.push((lease.conn, lease.since));
-        }
+        Ok(r?)
     }
 
     /// Returns every kept connection to the pool (the pool is being replaced).

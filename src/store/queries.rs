@@ -207,18 +207,12 @@ impl Store {
             one_by_one[i] = false;
         }
         let relaxed = commit == Commit::Relaxed;
-        if in_bulk.len() == recs.len() && bulk::one_statement(&self.backend) {
-            // every turn in the one statement, which is its own transaction (and sets
-            // its commit mode): a batch is one round trip
-            return match self.db() {
-                super::Db::Sqlite(p) => p.acquire().await?.write_bulk(recs, relaxed).await,
-                super::Db::Postgres(p) => {
-                    let mut lease = self.lease(&p).await?;
-                    let r = lease.conn.write_bulk(recs, relaxed).await;
-                    self.keep(lease, r.is_ok());
-                    r
-                }
-            };
+        if let (true, super::Db::Postgres(p)) = (in_bulk.len() == recs.len(), self.db()) {
+            // every turn in PostgreSQL's one statement, which is its own transaction
+            // (and sets its commit mode): a batch is one round trip
+            return self
+                .on_kept(&p, async |c| c.write_bulk(recs, relaxed).await)
+                .await;
         }
         with_pool!(self, p => {
             let mut tx = match (commit, bulk::begin_relaxed(&self.backend)) {

@@ -58,13 +58,10 @@ impl Store {
         let rows: Vec<(i64, String, i64, i64)> = match self.db() {
             Db::Sqlite(p) => sqlx::query_as(SQLITE).bind(param).fetch_all(&p).await?,
             Db::Postgres(p) => {
-                let mut lease = self.lease(&p).await?;
-                let r = sqlx::query_as(POSTGRES)
-                    .bind(param)
-                    .fetch_all(&mut *lease.conn)
-                    .await;
-                self.keep(lease, r.is_ok());
-                r?
+                self.on_kept(&p, async |c| {
+                    sqlx::query_as(POSTGRES).bind(param).fetch_all(c).await
+                })
+                .await?
             }
         };
         let mut views = vec![ConversationView::default(); keys.len()];
